@@ -1,0 +1,170 @@
+// Thin: flags → config → one command function → exit code. Exit codes (design.md): 0 all good; 1 a backup failed;
+// 2 bad usage or configuration; 3 could not start; 4 backups fine but the run could not report them (mail, rows).
+import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
+import { loadConfig, readEnvFile, type Config } from './config.js';
+import { CannotStartError, ConfigError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { BACKUP_TYPES, type BackupType } from './plan.js';
+import { runBackups } from './run.js';
+import { exitCodeOf, type RunSummary } from './summary.js';
+import { runCheck } from './commands/check.js';
+import { makeMasker, type Masker } from './util/mask.js';
+import { parseDuration } from './util/duration.js';
+
+const durationFlag = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const ms = parseDuration(v);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${name} expects a duration such as 90, 30s, 10m or 6h` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const runFlags = z.object({
+  weekly: z.boolean().optional(),
+  type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]], { message: `--type must be one of ${BACKUP_TYPES.join(', ')}` }).optional(),
+  dryRun: z.boolean().optional(),
+  json: z.boolean().optional(),
+  concurrency: z.coerce.number({ message: '--concurrency expects a number' }).int().min(1).max(64).optional(),
+  timeout: durationFlag('--timeout'),
+  stallTimeout: durationFlag('--stall-timeout'),
+  envFile: z.string().optional(),
+});
+type RunFlags = z.infer<typeof runFlags>;
+
+interface Context {
+  config: Config;
+  log: Logger;
+  mask: Masker;
+}
+
+function setUp(flags: { envFile?: string | undefined; json?: boolean | undefined }): Context {
+  const env = flags.envFile ? { ...readEnvFile(flags.envFile), ...process.env } : process.env;
+  const config = loadConfig(env);
+  const mask = makeMasker(config.secrets);
+  // With --json, stdout carries only the JSON result; the log goes to stderr.
+  const log = createLogger({ level: config.logLevel, mask, fd: flags.json ? 2 : 1 });
+  return { config, log, mask };
+}
+
+/** SIGTERM/SIGINT abort the run (no new backups, in-flight uploads aborted); a second signal exits at once. */
+function interruptSignal(log: Logger): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    log.warn({ signal }, 'interrupted: aborting in-flight backups, starting no new ones');
+    controller.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return controller.signal;
+}
+
+function summaryJson(s: RunSummary): string {
+  return JSON.stringify({
+    ok: exitCodeOf(s) === 0,
+    kind: s.kind,
+    startedAt: s.startedAt.toISOString(),
+    finishedAt: s.finishedAt.toISOString(),
+    problems: s.problems,
+    backups: s.results.map((r) => ({
+      name: r.name,
+      backupType: r.backupType,
+      backupId: r.backupId,
+      ok: r.ok,
+      error: r.errMsg || undefined,
+      url: r.url,
+      bytes: r.bytes,
+      durationMs: r.durationMs,
+      objects: r.objects,
+    })),
+  });
+}
+
+async function backupAction(names: string[], raw: unknown): Promise<number> {
+  const flags: RunFlags = runFlags.parse(raw);
+  if (flags.weekly && names.length) throw new ConfigError('--weekly backs up every Weekly container: give no names with it');
+  if (flags.type && !names.length) throw new ConfigError('--type goes with container names (e.g. --type User NAME)');
+  const ctx = setUp(flags);
+  const config: Config = {
+    ...ctx.config,
+    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+    ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
+    ...(flags.stallTimeout ? { stallTimeoutMs: flags.stallTimeout } : {}),
+  };
+  const signal = interruptSignal(ctx.log);
+  const summary = await runBackups(
+    config,
+    {
+      kind: names.length ? 'named' : flags.weekly ? 'weekly' : 'nightly',
+      names,
+      ...(flags.type ? { backupType: flags.type } : {}),
+      dryRun: flags.dryRun ?? false,
+    },
+    { log: ctx.log, mask: ctx.mask, signal, print: (line) => process.stdout.write(`${line}\n`) },
+  );
+  if (flags.json) process.stdout.write(`${summaryJson(summary)}\n`);
+  const code = flags.dryRun ? 0 : exitCodeOf(summary);
+  ctx.log.info({ exitCode: code, failed: summary.results.filter((r) => !r.ok).length, backups: summary.results.length }, 'run finished');
+  return code;
+}
+
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('backup-all')
+    .description('Back up the databases of a MyDB installation into S3 (server-side encrypted).')
+    .argument('[containers...]', 'back up just these containers, due or not')
+    .option('--weekly', 'the Saturday run: Weekly containers only')
+    .addOption(new Option('--type <type>', 'backup_type for on-demand runs').choices(BACKUP_TYPES as string[]))
+    .option('--dry-run', 'print the plan, the masked commands and the S3 keys; dump, upload and record nothing')
+    .option('--concurrency <n>', 'containers backed up at the same time (default BACKUP_CONCURRENCY or 2)')
+    .option('--timeout <duration>', 'kill a backup running longer than this (default BACKUP_TIMEOUT or 12h)')
+    .option('--stall-timeout <duration>', 'kill a dump that writes nothing for this long (default BACKUP_STALL_TIMEOUT or 10m)')
+    .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
+    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
+    .showHelpAfterError()
+    .exitOverride()
+    .action(async (names: string[], flags: unknown) => setExitCode(await backupAction(names, flags)));
+
+  program
+    .command('check')
+    .description('validate the configuration and reach the admin DB, the bucket, SMTP and the dump tools')
+    .option('--env-file <path>', 'read settings from this KEY=VALUE file')
+    .action(async (flags: { envFile?: string }) => {
+      const ctx = setUp(flags);
+      setExitCode(await runCheck(ctx.config, ctx.mask, (line) => process.stdout.write(`${line}\n`)));
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof z.ZodError) {
+      process.stderr.write(`backup-all: ${err.issues.map((i) => i.message).join('; ')}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`backup-all: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof CannotStartError) {
+      process.stderr.write(`backup-all: could not start: ${err.message}\n`);
+      return 3;
+    }
+    process.stderr.write(`backup-all: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,109 @@
+// `backup-all check`: can tonight's run work? Each line says what was checked and, if wrong, what to do.
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { connectAdminDb } from '../admin-db/pool.js';
+import { activeContainers } from '../admin-db/queries.js';
+import type { Config } from '../config.js';
+import { ENGINES, findEngine } from '../engines/index.js';
+import { createTransport } from '../notify/email.js';
+import { describeS3Error } from '../pipeline/stream-step.js';
+import { createS3Client, headObject } from '../storage/s3.js';
+import type { Masker } from '../util/mask.js';
+
+type Print = (line: string) => void;
+
+export async function findOnPath(program: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, program);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export async function runCheck(config: Config, mask: Masker, print: Print): Promise<number> {
+  let failures = 0;
+  const ok = (what: string) => print(`OK    ${what}`);
+  const fail = (what: string) => {
+    failures += 1;
+    print(`FAIL  ${mask(what)}`);
+  };
+  const warn = (what: string) => print(`WARN  ${mask(what)}`);
+  ok('configuration is valid');
+
+  const enginesInUse = new Set<string>();
+  try {
+    const db = await connectAdminDb(config.adminDbUrl, mask);
+    try {
+      const containers = await activeContainers(db);
+      const broken = containers.filter((c) => c.problem || !findEngine(c.engine));
+      containers.forEach((c) => enginesInUse.add(findEngine(c.engine)?.name ?? ''));
+      ok(`admin database reached: ${containers.length} active containers`);
+      for (const c of broken) warn(`container ${c.name} cannot be backed up: ${c.problem ?? `unknown dbengine '${c.engine}'`}`);
+    } finally {
+      await db.end();
+    }
+  } catch (err) {
+    fail(`admin database (SQLALCHEMY_ADMIN_URI): ${(err as Error).message}`);
+  }
+
+  const client = createS3Client(config.s3);
+  const probeKey = `${config.s3.prefix}/.mydb-backup-check`;
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: config.s3.bucket }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: config.s3.bucket,
+        Key: probeKey,
+        Body: 'mydb-backup check',
+        ServerSideEncryption: config.s3.sse.mode,
+        ...(config.s3.sse.mode === 'aws:kms' ? { SSEKMSKeyId: config.s3.sse.kmsKeyId } : {}),
+      }),
+    );
+    const head = await headObject(client, config.s3.bucket, probeKey);
+    await client.send(new DeleteObjectCommand({ Bucket: config.s3.bucket, Key: probeKey }));
+    if (head.ServerSideEncryption !== config.s3.sse.mode) {
+      fail(`bucket ${config.s3.bucket}: objects are stored with encryption '${head.ServerSideEncryption ?? 'none'}', not ${config.s3.sse.mode}`);
+    } else {
+      ok(`bucket ${config.s3.bucket} writable with ${config.s3.sse.mode} encryption`);
+    }
+  } catch (err) {
+    fail(`bucket ${config.s3.bucket} (AWS_BUCKET_NAME, credentials, SSE permission): ${describeS3Error(err)}`);
+  } finally {
+    client.destroy();
+  }
+
+  if (config.smtp) {
+    const transport = createTransport(config.smtp);
+    try {
+      await transport.verify();
+      ok(`SMTP ${config.smtp.host}:${config.smtp.port} accepts mail for ${config.smtp.to.join(', ')}`);
+    } catch (err) {
+      fail(`SMTP ${config.smtp.host}:${config.smtp.port}: ${(err as Error).message}`);
+    } finally {
+      transport.close();
+    }
+  } else {
+    warn('SMTP_HOST is not set: no summary mail will be sent');
+  }
+
+  for (const engine of ENGINES) {
+    const needed = enginesInUse.has(engine.name);
+    for (const tool of engine.tools) {
+      const path = await findOnPath(tool);
+      if (path) ok(`${tool} found at ${path}`);
+      else if (needed) fail(`${tool} not found on PATH: ${engine.name} containers cannot be backed up`);
+      else warn(`${tool} not found on PATH (no active ${engine.name} container needs it now)`);
+    }
+    if (needed && !config.credentials[engine.configKey].password) {
+      warn(`no password configured for ${engine.name} (BACKUP_${engine.configKey.toUpperCase()}_PASSWORD)`);
+    }
+  }
+  print(failures ? `${failures} problem(s) found` : 'all checks passed');
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,341 @@
+// The single source of settings: the environment (optionally merged with an env file), validated once by zod.
+// Everything else receives the typed Config and trusts it.
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { parseDuration } from './util/duration.js';
+
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected true or false, got '${v}'` });
+      return z.NEVER;
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a whole number from ${min} to ${max}, got '${v}'` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      const parsed = parseDuration(v === undefined || v === '' ? fallback : v);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a duration such as 90, 30s, 10m or 6h, got '${v}'` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const compression = (fallback: 'none' | 'gzip' | 'zstd') =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : v))
+    .pipe(z.enum(['none', 'gzip', 'zstd'], { message: "expected one of none, gzip, zstd" }));
+
+/** Accepts SQLAlchemy-style URLs (postgresql+psycopg2://) and plain postgres:// ones; returns a libpq URL. */
+export function normaliseAdminUri(raw: string): string {
+  const match = /^(postgres(?:ql)?)(\+[a-z0-9_]+)?:\/\//i.exec(raw.trim());
+  if (!match) throw new Error("must start with postgresql:// (or postgresql+psycopg2://)");
+  const url = new URL(`postgresql://${raw.trim().slice(match[0].length)}`);
+  if (!url.hostname && !url.searchParams.get('host')) throw new Error('has no host');
+  if (url.pathname.length <= 1) throw new Error('has no database name');
+  return url.toString();
+}
+
+/** `s3://bucket/prefix`, `bucket/prefix` or `bucket` → bucket and optional prefix. */
+export function parseBucket(raw: string): { bucket: string; prefix?: string } {
+  const trimmed = raw.trim().replace(/^s3:\/\//i, '');
+  const [bucket = '', ...rest] = trimmed.split('/');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new Error(`'${bucket}' is not a valid S3 bucket name`);
+  }
+  const prefix = rest.join('/').replace(/^\/+|\/+$/g, '');
+  return prefix ? { bucket, prefix } : { bucket };
+}
+
+const envSchema = z
+  .object({
+    SQLALCHEMY_ADMIN_URI: z
+      .string({ required_error: 'is required: the URL of the MyDB admin database' })
+      .transform((v, ctx) => {
+        try {
+          return normaliseAdminUri(v);
+        } catch (err) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    AWS_BUCKET_NAME: z
+      .string({ required_error: 'is required: s3://bucket[/prefix]' })
+      .transform((v, ctx) => {
+        try {
+          return parseBucket(v);
+        } catch (err) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    BACKUP_S3_PREFIX: optionalText,
+    AWS_DEFAULT_REGION: optionalText,
+    AWS_REGION: optionalText,
+    AWS_ENDPOINT_URL_S3: optionalText,
+    AWS_ENDPOINT_URL: optionalText,
+    BACKUP_ALLOW_HTTP_ENDPOINT: bool(false),
+    BACKUP_S3_FORCE_PATH_STYLE: bool(true),
+    BACKUP_SSE: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? 'AES256' : v))
+      .pipe(z.enum(['AES256', 'aws:kms'], { message: "expected AES256 or aws:kms" })),
+    BACKUP_SSE_KMS_KEY_ID: optionalText,
+    BACKUP_S3_CHECKSUM: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? 'WHEN_SUPPORTED' : v.toUpperCase()))
+      .pipe(z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED'], { message: 'expected WHEN_SUPPORTED or WHEN_REQUIRED' })),
+    BACKUP_S3_PART_SIZE_MIB: int(8, 5, 5 * 1024),
+    BACKUP_S3_QUEUE_SIZE: int(4, 1, 64),
+    BACKUP_S3_MAX_PARTS: int(10_000, 2, 10_000),
+    BACKUP_DB_HOST: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? 'localhost' : v)),
+    BACKUP_POSTGRES_USER: z.string().trim().optional().transform((v) => v || 'pgdba'),
+    BACKUP_POSTGRES_PASSWORD: optionalText,
+    BACKUP_MARIADB_USER: z.string().trim().optional().transform((v) => v || 'root'),
+    BACKUP_MARIADB_PASSWORD: optionalText,
+    BACKUP_MONGODB_USER: z.string().trim().optional().transform((v) => v || 'dbaas'),
+    BACKUP_MONGODB_PASSWORD: optionalText,
+    BACKUP_COMPRESS_MARIADB: compression('gzip'),
+    BACKUP_COMPRESS_MONGODB: compression('gzip'),
+    SMTP_HOST: optionalText,
+    SMTP_PORT: int(25, 1, 65535),
+    SMTP_SECURE: bool(false),
+    SMTP_REQUIRE_TLS: bool(false),
+    SMTP_USER: optionalText,
+    SMTP_PASSWORD: optionalText,
+    SMTP_FROM: optionalText,
+    SUPPORT_ADMIN_EMAIL: optionalText.transform((v, ctx) => {
+      const list = (v ?? '').split(/[,;\s]+/).filter(Boolean);
+      const bad = list.filter((a) => !/^[^@\s]+@[^@\s]+$/.test(a));
+      if (bad.length) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not an e-mail address: ${bad.join(', ')}` });
+        return z.NEVER;
+      }
+      return list;
+    }),
+    BACKUP_WEEKLY_DAY: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return 6;
+        const byName = WEEKDAYS.findIndex((d) => d === v || d.slice(0, 3) === v);
+        if (byName >= 0) return byName;
+        if (/^[0-6]$/.test(v)) return Number(v);
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a weekday name (e.g. Saturday) or 0-6, got '${v}'` });
+        return z.NEVER;
+      }),
+    BACKUP_WEEKLY_SEPARATE_RUN: bool(false),
+    BACKUP_CONCURRENCY: int(2, 1, 64),
+    BACKUP_TIMEOUT: duration('12h'),
+    BACKUP_STALL_TIMEOUT: duration('10m'),
+    BACKUP_PROGRESS_INTERVAL: duration('30s'),
+    LOG_LEVEL: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? 'info' : v))
+      .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { message: 'expected error, warn, info or debug' })),
+  })
+  .superRefine((env, ctx) => {
+    if (env.BACKUP_SSE === 'aws:kms' && !env.BACKUP_SSE_KMS_KEY_ID) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['BACKUP_SSE_KMS_KEY_ID'],
+        message: 'is required when BACKUP_SSE=aws:kms',
+      });
+    }
+    const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+    if (endpoint) {
+      const name = env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
+      let url: URL | undefined;
+      try {
+        url = new URL(endpoint);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: `'${endpoint}' is not a URL` });
+      }
+      if (url && url.protocol === 'http:' && !env.BACKUP_ALLOW_HTTP_ENDPOINT) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [name],
+          message: 'is plain http: backups must travel over TLS (set BACKUP_ALLOW_HTTP_ENDPOINT=true only for local testing)',
+        });
+      } else if (url && !['http:', 'https:'].includes(url.protocol)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'must be an https:// URL' });
+      }
+    }
+  });
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export interface Config {
+  adminDbUrl: string;
+  s3: {
+    bucket: string;
+    prefix: string;
+    region: string;
+    endpoint?: string;
+    forcePathStyle: boolean;
+    sse: { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId: string };
+    checksum: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+    partSizeBytes: number;
+    queueSize: number;
+    maxParts: number;
+  };
+  dbHost: string;
+  credentials: {
+    postgres: { user: string; password?: string };
+    mariadb: { user: string; password?: string };
+    mongodb: { user: string; password?: string };
+  };
+  /** Stream compression per engine; PostgreSQL's custom format is compressed by pg_dump itself. */
+  compression: { postgres: Compression; mariadb: Compression; mongodb: Compression };
+  smtp?: {
+    host: string;
+    port: number;
+    secure: boolean;
+    requireTls: boolean;
+    user?: string;
+    password?: string;
+    from: string;
+    to: string[];
+  };
+  weeklyDay: number;
+  weeklySeparateRun: boolean;
+  concurrency: number;
+  timeoutMs: number;
+  stallTimeoutMs: number;
+  progressIntervalMs: number;
+  logLevel: string;
+  /** Every secret the tool knows: masked out of logs, rows, mails and error messages. */
+  secrets: string[];
+}
+
+/** Reads KEY=VALUE lines (the cron `.backup_env`); the process environment wins over the file. */
+export function readEnvFile(path: string): Record<string, string> {
+  try {
+    return parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    throw new ConfigError(`cannot read env file ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'} ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const adminPassword = decodeURIComponent(new URL(e.SQLALCHEMY_ADMIN_URI).password || '');
+  const smtpTo = e.SUPPORT_ADMIN_EMAIL;
+  let smtp: Config['smtp'];
+  if (e.SMTP_HOST) {
+    if (smtpTo.length === 0) throw new ConfigError('invalid configuration:\n  SUPPORT_ADMIN_EMAIL is required when SMTP_HOST is set');
+    smtp = {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      requireTls: e.SMTP_REQUIRE_TLS,
+      ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
+      ...(e.SMTP_PASSWORD ? { password: e.SMTP_PASSWORD } : {}),
+      from: e.SMTP_FROM ?? `mydb-backup <noreply@${e.BACKUP_DB_HOST}>`,
+      to: smtpTo,
+    };
+  }
+  const secrets = [
+    adminPassword,
+    e.BACKUP_POSTGRES_PASSWORD,
+    e.BACKUP_MARIADB_PASSWORD,
+    e.BACKUP_MONGODB_PASSWORD,
+    e.SMTP_PASSWORD,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+  ].filter((s): s is string => typeof s === 'string' && s.length >= 3);
+  const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  return {
+    adminDbUrl: e.SQLALCHEMY_ADMIN_URI,
+    s3: {
+      bucket: e.AWS_BUCKET_NAME.bucket,
+      prefix: (e.BACKUP_S3_PREFIX ?? e.AWS_BUCKET_NAME.prefix ?? 'mydb').replace(/^\/+|\/+$/g, ''),
+      region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
+      ...(endpoint ? { endpoint } : {}),
+      forcePathStyle: endpoint ? e.BACKUP_S3_FORCE_PATH_STYLE : false,
+      sse:
+        e.BACKUP_SSE === 'aws:kms'
+          ? { mode: 'aws:kms', kmsKeyId: e.BACKUP_SSE_KMS_KEY_ID ?? '' }
+          : { mode: 'AES256' },
+      checksum: e.BACKUP_S3_CHECKSUM,
+      partSizeBytes: e.BACKUP_S3_PART_SIZE_MIB * 1024 * 1024,
+      queueSize: e.BACKUP_S3_QUEUE_SIZE,
+      maxParts: e.BACKUP_S3_MAX_PARTS,
+    },
+    dbHost: e.BACKUP_DB_HOST,
+    credentials: {
+      postgres: { user: e.BACKUP_POSTGRES_USER, ...(e.BACKUP_POSTGRES_PASSWORD ? { password: e.BACKUP_POSTGRES_PASSWORD } : {}) },
+      mariadb: { user: e.BACKUP_MARIADB_USER, ...(e.BACKUP_MARIADB_PASSWORD ? { password: e.BACKUP_MARIADB_PASSWORD } : {}) },
+      mongodb: { user: e.BACKUP_MONGODB_USER, ...(e.BACKUP_MONGODB_PASSWORD ? { password: e.BACKUP_MONGODB_PASSWORD } : {}) },
+    },
+    compression: { postgres: 'none', mariadb: e.BACKUP_COMPRESS_MARIADB, mongodb: e.BACKUP_COMPRESS_MONGODB },
+    ...(smtp ? { smtp } : {}),
+    weeklyDay: e.BACKUP_WEEKLY_DAY,
+    weeklySeparateRun: e.BACKUP_WEEKLY_SEPARATE_RUN,
+    concurrency: e.BACKUP_CONCURRENCY,
+    timeoutMs: e.BACKUP_TIMEOUT,
+    stallTimeoutMs: e.BACKUP_STALL_TIMEOUT,
+    progressIntervalMs: e.BACKUP_PROGRESS_INTERVAL,
+    logLevel: e.LOG_LEVEL,
+    secrets,
+  };
+}
+
+export const WEEKDAY_NAMES = WEEKDAYS;

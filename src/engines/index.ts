@@ -1,0 +1,12 @@
+// The one lookup from Info.dbengine to an engine. A new engine is one file plus one line in ENGINES.
+import type { Engine } from './types.js';
+import { postgres } from './postgres.js';
+
+export const ENGINES: readonly Engine[] = [postgres];
+
+export function findEngine(dbengine: string): Engine | undefined {
+  const wanted = dbengine.trim().toLowerCase();
+  return ENGINES.find((e) => e.name.toLowerCase() === wanted || e.aliases.includes(wanted));
+}
+
+export type { Engine, DumpStep, RestoreStep, Command, Target, RestoreTarget } from './types.js';

@@ -1,0 +1,21 @@
+// The few named failures the CLI maps to exit codes (see cli.ts): 2 bad usage/config, 3 could not start.
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The run could not start: admin DB unreachable, bucket unreachable, another run holds the lock. */
+export class CannotStartError extends Error {
+  override name = 'CannotStartError';
+}
+
+/** One backup failed; the message is what goes (masked) into backups.err_msg after 'ERROR: '. */
+export class BackupFailed extends Error {
+  override name = 'BackupFailed';
+  constructor(
+    message: string,
+    readonly stderrTail = '',
+  ) {
+    super(message);
+  }
+}

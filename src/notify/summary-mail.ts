@@ -1,0 +1,74 @@
+// The summary mail, built from a RunSummary: failures first with their error, then every backup. Pure.
+import type { RunSummary } from '../summary.js';
+import { failedResults } from '../summary.js';
+import { formatBytes, formatDuration } from '../util/duration.js';
+import type { Masker } from '../util/mask.js';
+
+export interface MailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export function summarySubject(s: RunSummary): string {
+  const failed = failedResults(s).length;
+  const what = `mydb-backup ${s.kind} on ${s.host}`;
+  if (s.interrupted) return `[mydb-backup] INTERRUPTED: ${what}, ${failed} of ${s.results.length} backups failed`;
+  if (failed > 0) return `[mydb-backup] FAILED: ${failed} of ${s.results.length} backups failed (${what})`;
+  if (s.problems.length > 0) return `[mydb-backup] WARNING: ${s.results.length} backups OK, ${s.problems.length} problems (${what})`;
+  return `[mydb-backup] OK: ${s.results.length} backups (${what})`;
+}
+
+export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
+  const failures = failedResults(s);
+  const ordered = [...failures, ...s.results.filter((r) => r.ok)];
+  const totalBytes = s.results.reduce((n, r) => n + r.bytes, 0);
+  const text: string[] = [
+    `Run: ${s.kind} on ${s.host}, ${s.startedAt.toISOString()} → ${s.finishedAt.toISOString()} (${formatDuration(
+      s.finishedAt.getTime() - s.startedAt.getTime(),
+    )})`,
+    `Backups: ${s.results.length}, failed: ${failures.length}, total size: ${formatBytes(totalBytes)}`,
+    '',
+  ];
+  if (s.problems.length) text.push('PROBLEMS', ...s.problems.map((p) => `  - ${p}`), '');
+  if (failures.length) {
+    text.push('FAILED');
+    for (const r of failures) text.push(`  ${r.name} (${r.backupType}, ${r.backupId}): ${r.errMsg}`);
+    text.push('');
+  }
+  text.push('ALL BACKUPS');
+  for (const r of ordered) {
+    text.push(
+      `  ${r.ok ? 'OK    ' : 'FAILED'} ${r.name.padEnd(24)} ${r.backupType.padEnd(7)} ${formatBytes(r.bytes).padStart(10)} ${formatDuration(r.durationMs).padStart(12)}  ${r.url}`,
+    );
+  }
+  if (s.skipped.length) {
+    text.push('', `Not due in this run: ${s.skipped.map((k) => `${k.name} (${k.reason})`).join(', ')}`);
+  }
+
+  const rowsHtml = ordered
+    .map(
+      (r) =>
+        `<tr style="background:${r.ok ? '#fff' : '#fde2e2'}"><td>${r.ok ? 'OK' : '<b>FAILED</b>'}</td><td>${escapeHtml(r.name)}</td>` +
+        `<td>${r.backupType}</td><td style="text-align:right">${formatBytes(r.bytes)}</td>` +
+        `<td style="text-align:right">${formatDuration(r.durationMs)}</td><td><code>${escapeHtml(r.url)}</code></td>` +
+        `<td>${escapeHtml(r.errMsg.split('\n')[0] ?? '')}</td></tr>`,
+    )
+    .join('\n');
+  const html = [
+    `<h2>${escapeHtml(summarySubject(s))}</h2>`,
+    `<p>${escapeHtml(text[0] ?? '')}<br>${escapeHtml(text[1] ?? '')}</p>`,
+    s.problems.length ? `<h3>Problems</h3><ul>${s.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>` : '',
+    failures.length
+      ? `<h3>Failed</h3><ul>${failures.map((r) => `<li><b>${escapeHtml(r.name)}</b>: <pre>${escapeHtml(r.errMsg)}</pre></li>`).join('')}</ul>`
+      : '',
+    '<table border="1" cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">',
+    '<tr><th>Status</th><th>Container</th><th>Type</th><th>Size</th><th>Duration</th><th>S3 URL</th><th>Error</th></tr>',
+    rowsHtml,
+    '</table>',
+  ].join('\n');
+  return { subject: mask(summarySubject(s)), text: mask(text.join('\n')), html: mask(html) };
+}

@@ -1,0 +1,141 @@
+// Runs one engine Command as a child process: secrets through env or a 0600 temp file, stdout streamed (never
+// buffered), a bounded stderr tail, the whole process group killed on demand.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { execa } from 'execa';
+import type { Command } from '../engines/types.js';
+import { BackupFailed } from '../errors.js';
+import { MASK, type Masker } from '../util/mask.js';
+
+const STDERR_TAIL_BYTES = 4096;
+const KILL_GRACE_MS = 3000;
+const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+
+export interface RunningCommand {
+  pid: number | undefined;
+  stdout: Readable;
+  stdin: Writable | null;
+  /** Resolves when the process exits 0; rejects with BackupFailed (masked, with the stderr tail) otherwise. */
+  finished: Promise<void>;
+  /** Kills the whole process group (TERM, then KILL); `finished` then rejects with `reason`. */
+  kill(reason: string): void;
+}
+
+const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+
+/** The command as a shell line with every secret masked: for logs, the dry run and backups.command. */
+export function renderCommand(command: Command, mask: Masker): string {
+  const env = Object.entries(command.env ?? {}).map(([k, v]) => `${k}=${quote(v)}`);
+  const secretEnv = Object.keys(command.secretEnv ?? {}).map((k) => `${k}=${MASK}`);
+  const file = command.configFile ? command.configFile.args('<0600-temp-file>') : [];
+  return mask([...env, ...secretEnv, ...[...command.argv, ...file].map(quote)].join(' '));
+}
+
+function childEnv(command: Command): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of PASSED_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...command.env, ...command.secretEnv };
+}
+
+export async function startCommand(
+  command: Command,
+  opts: { mask: Masker; stdin?: 'pipe' | 'ignore'; what?: string },
+): Promise<RunningCommand> {
+  let argv = command.argv as string[];
+  let tempDir: string | undefined;
+  if (command.configFile) {
+    tempDir = await mkdtemp(join(tmpdir(), 'mydb-backup-'));
+    const path = join(tempDir, 'client.cnf');
+    await writeFile(path, command.configFile.content, { mode: 0o600 });
+    argv = [...argv, ...command.configFile.args(path)];
+  }
+  const [program = '', ...args] = argv;
+  const child = execa(program, args, {
+    env: childEnv(command),
+    extendEnv: false,
+    stdin: opts.stdin ?? 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    // Its own process group, so a kill reaches pg_dump's children (and a shell's) too.
+    detached: true,
+    stripFinalNewline: false,
+  });
+
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    tail = (tail + text).slice(-STDERR_TAIL_BYTES);
+  });
+
+  let killReason: string | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      /* already gone */
+    }
+  };
+  const what = opts.what ?? program;
+
+  const finished = (async () => {
+    try {
+      const result = await child;
+      if (killTimer) clearTimeout(killTimer);
+      const stderrTail = opts.mask(tail.trim());
+      if (killReason) throw new BackupFailed(`${what} ${killReason}`, stderrTail);
+      if (result.exitCode === 0) return;
+      if (result.exitCode === undefined && result.signal === undefined) {
+        throw new BackupFailed(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
+      }
+      const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+      const firstLine = stderrTail.split('\n').find((l) => l.trim() !== '');
+      throw new BackupFailed(`${what} ${how}${firstLine ? `: ${firstLine}` : ''}`, stderrTail);
+    } finally {
+      if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    }
+  })();
+  // The caller may only look at `finished` later; never let it count as unhandled meanwhile.
+  finished.catch(() => {});
+
+  return {
+    pid: child.pid,
+    stdout: child.stdout as Readable,
+    stdin: child.stdin,
+    finished,
+    kill(reason: string) {
+      if (killReason || child.exitCode !== null) return;
+      killReason = reason;
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    },
+  };
+}
+
+/** Runs a short command (an inventory query) and returns its stdout; fails like a dump would. */
+export async function captureCommand(command: Command, opts: { mask: Masker; timeoutMs: number; what?: string }): Promise<string> {
+  const running = await startCommand(command, opts);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  running.stdout.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > 16 * 1024 * 1024) running.kill('printed more than 16 MiB');
+    else chunks.push(chunk);
+  });
+  const timer = setTimeout(() => running.kill(`did not finish within ${Math.round(opts.timeoutMs / 1000)} s`), opts.timeoutMs);
+  try {
+    await running.finished;
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,17 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** Counts the bytes that pass and when the last ones did: the source of progress logs and the stall watchdog. */
+export class Meter extends Transform {
+  bytes = 0;
+  lastActivity = Date.now();
+
+  constructor() {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.lastActivity = Date.now();
+    done(null, chunk);
+  }
+}

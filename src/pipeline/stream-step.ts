@@ -1,0 +1,126 @@
+// One dump step: the dump's stdout → (compression) → meter → S3 multipart upload. Success means the dump exited 0,
+// the upload completed, and HeadObject shows the expected size and encryption. Anything else aborts the upload.
+import { pipeline } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import type { DumpStep } from '../engines/types.js';
+import { BackupFailed } from '../errors.js';
+import type { S3Settings } from '../storage/s3.js';
+import { deleteObjects, headObject, s3Url } from '../storage/s3.js';
+import { uploadStream } from '../storage/multipart.js';
+import type { Masker } from '../util/mask.js';
+import { formatDuration } from '../util/duration.js';
+import { startCommand } from './command.js';
+import { createCompressor } from './compress.js';
+import { Meter } from './meter.js';
+
+export interface StepContext {
+  client: S3Client;
+  s3: S3Settings;
+  mask: Masker;
+  log: Logger;
+  stallTimeoutMs: number;
+  /** Epoch ms after which the backup is killed (the overall --timeout). */
+  deadline: number;
+  progressIntervalMs: number;
+  signal: AbortSignal;
+}
+
+export interface StepResult {
+  key: string;
+  bytes: number;
+  parts: number;
+  sha256: string;
+  durationMs: number;
+}
+
+const mib = (bytes: number) => bytes / 1024 / 1024;
+export const mibPerSecond = (bytes: number, ms: number) => Number((mib(bytes) / Math.max(ms / 1000, 0.001)).toFixed(1));
+
+export async function streamStepToS3(step: DumpStep, key: string, ctx: StepContext): Promise<StepResult> {
+  const started = Date.now();
+  const what = step.command.argv[0];
+  const dump = await startCommand(step.command, { mask: ctx.mask, what });
+  const compressor = await createCompressor(step.compression, ctx.mask);
+  const meter = new Meter();
+  pipeline(dump.stdout, compressor.stream, meter, () => {
+    /* errors surface through the upload and the exit codes */
+  });
+  const stopAll = (reason: string) => {
+    dump.kill(reason);
+    compressor.kill(reason);
+  };
+
+  let lastProgress = started;
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    if (ctx.signal.aborted) stopAll('was interrupted');
+    else if (now > ctx.deadline) stopAll('timed out (--timeout)');
+    else if (now - meter.lastActivity > ctx.stallTimeoutMs) {
+      stopAll(`stalled: no output for ${formatDuration(now - meter.lastActivity)} (--stall-timeout)`);
+    }
+    if (now - lastProgress >= ctx.progressIntervalMs) {
+      lastProgress = now;
+      ctx.log.info({ key, bytes: meter.bytes, mibps: mibPerSecond(meter.bytes, now - started) }, 'progress');
+    }
+  }, Math.min(1000, ctx.progressIntervalMs));
+
+  try {
+    const uploaded = await uploadStream(meter, {
+      client: ctx.client,
+      bucket: ctx.s3.bucket,
+      key,
+      sse: ctx.s3.sse,
+      partSizeBytes: ctx.s3.partSizeBytes,
+      queueSize: ctx.s3.queueSize,
+      maxParts: ctx.s3.maxParts,
+      ...(step.sizeHint ? { sizeHint: step.sizeHint } : {}),
+      signal: ctx.signal,
+      // The dump's exit code decides, not the end of its stdout (a killed pg_dump also ends its stdout).
+      beforeComplete: async () => {
+        await dump.finished;
+        await compressor.finished;
+      },
+    });
+    await verifyObject(ctx, key, uploaded.bytes);
+    return { key, ...uploaded, durationMs: Date.now() - started };
+  } catch (err) {
+    if (ctx.signal.aborted) {
+      stopAll('was interrupted');
+      await Promise.allSettled([dump.finished, compressor.finished]);
+      throw new BackupFailed('interrupted');
+    }
+    // A BackupFailed comes from beforeComplete: the dump (or compressor) failed, and says how.
+    if (err instanceof BackupFailed) throw err;
+    // The upload failed: the dump must not stay blocked on a full pipe.
+    stopAll('was stopped because the upload failed');
+    await Promise.allSettled([dump.finished, compressor.finished]);
+    throw new BackupFailed(`upload to ${s3Url(ctx.s3.bucket, key)} failed: ${ctx.mask(describeS3Error(err))}`);
+  } finally {
+    clearInterval(watchdog);
+  }
+}
+
+/** Rule 1 of design.md: the object must be there, whole, and encrypted as configured. */
+async function verifyObject(ctx: StepContext, key: string, bytes: number): Promise<void> {
+  const head = await headObject(ctx.client, ctx.s3.bucket, key);
+  const problems: string[] = [];
+  if (head.ContentLength !== bytes) problems.push(`size is ${head.ContentLength} bytes, ${bytes} were sent`);
+  if (head.ServerSideEncryption !== ctx.s3.sse.mode) {
+    problems.push(`server-side encryption is '${head.ServerSideEncryption ?? 'none'}', not '${ctx.s3.sse.mode}'`);
+  } else if (ctx.s3.sse.mode === 'aws:kms' && !head.SSEKMSKeyId?.endsWith(ctx.s3.sse.kmsKeyId)) {
+    problems.push(`KMS key is '${head.SSEKMSKeyId ?? 'none'}', not '${ctx.s3.sse.kmsKeyId}'`);
+  }
+  if (problems.length) {
+    await deleteObjects(ctx.client, ctx.s3.bucket, [key]).catch(() => {});
+    throw new BackupFailed(`object ${s3Url(ctx.s3.bucket, key)} failed verification: ${problems.join('; ')}`);
+  }
+}
+
+export function describeS3Error(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const meta = (err as { $metadata?: { httpStatusCode?: number } }).$metadata;
+  const code = (err as { Code?: string }).Code ?? err.name;
+  const status = meta?.httpStatusCode ? ` (HTTP ${meta.httpStatusCode})` : '';
+  return `${code}${status}: ${err.message}`;
+}

@@ -1,0 +1,55 @@
+// The S3 client, configured once: region, endpoint, TLS-only unless allowed, checksum mode, retries, keep-alive.
+import { Agent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import {
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  S3Client,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import type { Config } from '../config.js';
+
+export type S3Settings = Config['s3'];
+
+export function createS3Client(s3: S3Settings, maxSockets = 64): S3Client {
+  const agentOptions = { keepAlive: true, maxSockets };
+  return new S3Client({
+    region: s3.region,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    forcePathStyle: s3.forcePathStyle,
+    // Some S3-compatible stores reject the CRC32 headers SDK ≥ 3.729 adds by default.
+    requestChecksumCalculation: s3.checksum,
+    responseChecksumValidation: s3.checksum,
+    maxAttempts: 6,
+    retryMode: 'adaptive',
+    requestHandler: {
+      httpsAgent: new Agent(agentOptions),
+      httpAgent: new HttpAgent(agentOptions),
+      requestTimeout: 300_000,
+      connectionTimeout: 10_000,
+    },
+  });
+}
+
+export function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
+
+/** `{prefix}/{Name}/{backup_id}/` — the folder of one backup (admin-db.md, S3 layout). */
+export function backupFolder(prefix: string, nameSegment: string, backupId: string): string {
+  return `${prefix ? `${prefix}/` : ''}${nameSegment}/${backupId}/`;
+}
+
+export async function headObject(client: S3Client, bucket: string, key: string): Promise<HeadObjectCommandOutput> {
+  return client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+/** Removes objects a failed backup already completed, so a failure leaves nothing that looks like a backup. */
+export async function deleteObjects(client: S3Client, bucket: string, keys: string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    await client.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+    );
+  }
+}
