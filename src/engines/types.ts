@@ -12,8 +12,11 @@ export interface Command {
   env?: Record<string, string>;
   /** Secret environment (PGPASSWORD, MYSQL_PWD): passed to the child, shown as NAME=*** . */
   secretEnv?: Record<string, string>;
-  /** A 0600 temp file the pipeline writes before the run and removes after; `args(path)` is appended to argv. */
-  configFile?: { content: string; args: (path: string) => string[] };
+  /**
+   * A 0600 temp file the pipeline writes before the run and removes after; `args(path)` is appended to argv, or
+   * inserted right after the program name when `position` is 'first' (MariaDB reads --defaults-file only there).
+   */
+  configFile?: { content: string; args: (path: string) => string[]; position?: 'first' | 'last' };
 }
 
 /** How to reach one container's server with the engine's admin account. */
@@ -24,6 +27,8 @@ export interface Target {
   user: string;
   password?: string;
   compression: Compression;
+  /** The backup's id (`YYYY-MM-DD_HH:MM:SS`), for engines whose object names carry it (MariaDB). */
+  backupId: string;
 }
 
 /** One object in S3, streamed from one command's stdout. */
@@ -39,6 +44,10 @@ export interface DumpStep {
 /** One object read back from S3 into a command's stdin. */
 export interface RestoreStep {
   objectName: string;
+  /**
+   * What the pipeline decompresses before the command's stdin. Usually what the name says, but not always: MongoDB's
+   * `archive.gz` is compressed inside the archive format (mongodump --gzip), so it is 'none' and mongorestore --gzip.
+   */
   compression: Compression;
   command: Command;
 }

@@ -50,8 +50,15 @@ export function errMsgOf(err: unknown, mask: Masker): string {
   return mask(`ERROR: ${message}${tail}`).slice(0, ERR_MSG_MAX);
 }
 
-/** What a container resolves to: its engine and how to reach it, or why it cannot be backed up. */
-export function resolveTarget(container: Container, config: Config): { engine: Engine; target: Target } {
+/**
+ * What a container resolves to: its engine and how to reach it, or why it cannot be backed up. `backupId` names the
+ * backup's objects (MariaDB's carry it); the default, now, suits callers that only print a plan.
+ */
+export function resolveTarget(
+  container: Container,
+  config: Config,
+  backupId: string = formatBackupId(new Date()),
+): { engine: Engine; target: Target } {
   if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) {
@@ -67,6 +74,7 @@ export function resolveTarget(container: Container, config: Config): { engine: E
       user: credentials.user,
       ...(credentials.password ? { password: credentials.password } : {}),
       compression: config.compression[engine.configKey],
+      backupId,
     },
   };
 }
@@ -113,7 +121,7 @@ export async function backupContainer(container: Container, backupType: BackupTy
   let startWritten = false;
   try {
     if (deps.signal.aborted) throw new BackupFailed('interrupted');
-    const { engine, target } = resolveTarget(container, config);
+    const { engine, target } = resolveTarget(container, config, backupId);
     result.command = engine.inventory ? renderCommand(engine.inventory(target), mask) : '';
     const steps = await planSteps(engine, target, deps);
     result.command = steps.map((s) => `${renderCommand(s.command, mask)} > ${s.objectName}`).join(' ; ');

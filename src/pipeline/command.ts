@@ -29,8 +29,15 @@ const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.rep
 export function renderCommand(command: Command, mask: Masker): string {
   const env = Object.entries(command.env ?? {}).map(([k, v]) => `${k}=${quote(v)}`);
   const secretEnv = Object.keys(command.secretEnv ?? {}).map((k) => `${k}=${MASK}`);
-  const file = command.configFile ? command.configFile.args('<0600-temp-file>') : [];
-  return mask([...env, ...secretEnv, ...[...command.argv, ...file].map(quote)].join(' '));
+  return mask([...env, ...secretEnv, ...argvWithConfigFile(command, '<0600-temp-file>').map(quote)].join(' '));
+}
+
+/** argv with the config file's arguments where the program expects them (last, or right after the program name). */
+function argvWithConfigFile(command: Command, path: string): string[] {
+  const { argv, configFile } = command;
+  if (!configFile) return [...argv];
+  const [program, ...args] = argv;
+  return configFile.position === 'first' ? [program, ...configFile.args(path), ...args] : [...argv, ...configFile.args(path)];
 }
 
 function childEnv(command: Command): Record<string, string> {
@@ -52,7 +59,7 @@ export async function startCommand(
     tempDir = await mkdtemp(join(tmpdir(), 'mydb-backup-'));
     const path = join(tempDir, 'client.cnf');
     await writeFile(path, command.configFile.content, { mode: 0o600 });
-    argv = [...argv, ...command.configFile.args(path)];
+    argv = argvWithConfigFile(command, path);
   }
   const [program = '', ...args] = argv;
   const child = execa(program, args, {

@@ -1,0 +1,254 @@
+/**
+ * Issue 2, end to end: the nightly run against real servers. PostgreSQL containers are dumped into moto with SSE,
+ * restored into fresh databases and compared; the backups rows, the summary mail and the logs are checked.
+ */
+import { beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { getRig } from './helpers/rig.js';
+import { adminDbName, containerSecret, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
+import { expectNoSecrets, runCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
+import { applyGlobals, restorePgDump } from './helpers/restore.js';
+import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
+import { startSmtp, type SmtpSink, type SinkMessage } from './rig/smtp.js';
+import { freePort } from './rig/ports.js';
+import { tableFingerprint } from './rig/seed.js';
+import { withPgClient } from './rig/postgres.js';
+
+const rig = getRig();
+const s3 = s3Client(rig.moto.endpoint);
+const WEEKDAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+const today = new Date().getDay();
+const notToday = (today + 3) % 7;
+
+interface BackupsRow {
+  c_id: number | null;
+  name: string;
+  state: string;
+  backup_id: string;
+  backup_type: string;
+  url: string;
+  command: string;
+  err_msg: string;
+  ts: Date;
+}
+
+async function backupsRows(adminUrl: string): Promise<BackupsRow[]> {
+  return withPgClient(adminUrl, async (c) => (await c.query<BackupsRow>('SELECT * FROM backups ORDER BY id')).rows);
+}
+
+let sink: SmtpSink;
+beforeAll(async () => {
+  sink = await startSmtp();
+});
+afterAll(async () => {
+  await sink.stop();
+});
+
+async function scenario(hint: string, containers: SeedContainer[]) {
+  const dbName = adminDbName(hint);
+  const adminUrl = await createAdminDb(rig.admin, dbName, containers);
+  const bucket = await createBucket(s3, uniqueBucketName(hint));
+  return { adminUrl, dbName, bucket };
+}
+
+describe('the nightly run', () => {
+  let run: CliResult;
+  let rows: BackupsRow[];
+  let keys: string[];
+  let mail: SinkMessage;
+  let bucket: string;
+
+  beforeAll(async () => {
+    const nowhere = await freePort();
+    const s = await scenario('nightly', [
+      { name: 'alpha', engine: 'Postgres', port: rig.pgA.port, freq: 'Daily' },
+      { name: 'bravo', engine: 'Postgres', port: String(rig.pgB.port), freq: 'weekly', freqKey: 'BACKUP_FREQ' },
+      { name: 'charlie', engine: 'Postgres', port: rig.pgA.port, freq: 'None', freqKey: 'labels' },
+      { name: 'delta', engine: 'Postgres', port: rig.pgB.port, freq: 'Daily', state: 'exited' },
+      { name: 'echo', engine: 'Postgres', port: nowhere, freq: 'Daily' },
+      { name: 'foxtrot', engine: 'Postgres', port: rig.pgB.port, freq: null },
+    ]);
+    bucket = s.bucket;
+    sink.clear();
+    // Today is the weekly day and there is no separate --weekly run: Weekly containers are due tonight too.
+    run = await runCli([], toolEnv(rig, { adminDb: s.dbName, bucket, smtp: sink, extra: { BACKUP_WEEKLY_DAY: WEEKDAY_NAMES[today]! } }));
+    rows = await backupsRows(s.adminUrl);
+    keys = await listKeys(s3, bucket, 'mydb/');
+    [mail] = await sink.waitForMessages(1, 10_000);
+  });
+
+  it('exits 1 because one backup failed, and says so in the log', () => {
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(1);
+    const finished = run.logs.find((l) => l.msg === 'run finished');
+    expect(finished).toMatchObject({ exitCode: 1, failed: 1, backups: 4 });
+  });
+
+  it('backs up the due active containers, and only those', () => {
+    const names = new Set(keys.map((k) => k.split('/')[1]));
+    expect([...names].sort()).toEqual(['alpha', 'bravo', 'foxtrot']);
+    const alpha = keys.filter((k) => k.startsWith('mydb/alpha/')).map((k) => k.split('/').slice(2).join('/').replace(/^[^/]+\//, ''));
+    expect(alpha.sort()).toEqual(['alpha_blog.dump', 'alpha_globals.sql', 'alpha_shop.dump']);
+    expect(keys.filter((k) => k.startsWith('mydb/bravo/')).map((k) => k.split('/').pop()).sort()).toEqual([
+      'bravo_globals.sql',
+      'bravo_inventory.dump',
+    ]);
+  });
+
+  it('stores every object with server-side encryption and leaves no multipart upload open', async () => {
+    for (const key of keys) {
+      const head = await headObject(s3, bucket, key);
+      expect(head.ServerSideEncryption, key).toBe('AES256');
+      expect(head.ContentLength, key).toBeGreaterThan(0);
+    }
+    expect(await listMultipartUploads(s3, bucket)).toEqual([]);
+  });
+
+  it('writes objects that restore into fresh databases with the same rows', async () => {
+    const key = (name: string) => keys.find((k) => k.endsWith(`/${name}`))!;
+    // alpha comes from pgA: restore it on pgB (roles from the globals first), and bravo the other way round.
+    await applyGlobals(s3, bucket, key('alpha_globals.sql'), rig.pgB);
+    for (const [object, source, target, db] of [
+      ['alpha_shop.dump', rig.pgA, rig.pgB, 'shop'],
+      ['alpha_blog.dump', rig.pgA, rig.pgB, 'blog'],
+      ['bravo_inventory.dump', rig.pgB, rig.pgA, 'inventory'],
+    ] as const) {
+      const restored = `restored_${db}_${process.pid}`;
+      await restorePgDump(s3, bucket, key(object), target, restored);
+      const before = await tableFingerprint(source, db);
+      const after = await tableFingerprint(target, restored);
+      await withPgClient(target.url('postgres'), (c) => c.query(`DROP DATABASE ${restored} WITH (FORCE)`));
+      expect(before.length).toBeGreaterThan(0);
+      expect(after).toEqual(before);
+    }
+  });
+
+  it('writes a start and an end row per backup, with the same backup_id, url, masked command and error', () => {
+    const byName = (name: string) => rows.filter((r) => r.name === name);
+    for (const name of ['alpha', 'bravo', 'foxtrot', 'echo']) {
+      const [start, end] = byName(name);
+      expect(byName(name)).toHaveLength(2);
+      expect(start).toMatchObject({ state: 'start', err_msg: '' });
+      expect(end).toMatchObject({ state: 'end', backup_id: start!.backup_id, url: start!.url, command: start!.command });
+      expect(start!.backup_id).toMatch(/^\d{4}-\d{2}-\d{2}_\d{2}:\d{2}:\d{2}$/);
+      expect(start!.c_id).toBeTypeOf('number');
+      // ts is naive UTC: within a minute of now in UTC.
+      expect(Math.abs(start!.ts.getTime() - new Date().getTime() - new Date().getTimezoneOffset() * 60_000)).toBeLessThan(5 * 60_000);
+    }
+    const [alphaEnd] = byName('alpha').filter((r) => r.state === 'end');
+    expect(alphaEnd).toMatchObject({ backup_type: 'Daily', err_msg: '' });
+    expect(alphaEnd!.url).toBe(`s3://${bucket}/mydb/alpha/${alphaEnd!.backup_id}/`);
+    expect(alphaEnd!.command).toContain('pg_dump -Fc');
+    expect(alphaEnd!.command).toContain('PGPASSWORD=***');
+    expect(byName('bravo')[1]).toMatchObject({ backup_type: 'Weekly', err_msg: '' });
+    const echoEnd = byName('echo')[1]!;
+    expect(echoEnd.err_msg).toMatch(/^ERROR: /);
+    expect(echoEnd.err_msg).toMatch(/connection|refused|connect/i);
+    expect(rows.filter((r) => ['charlie', 'delta'].includes(r.name))).toEqual([]);
+  });
+
+  it('leaves no object for the failed container', () => {
+    expect(keys.filter((k) => k.startsWith('mydb/echo/'))).toEqual([]);
+  });
+
+  it('mails one summary: subject with the failure count, failures first, then every backup with size and URL', () => {
+    expect(sink.messages).toHaveLength(1);
+    expect(mail.to.sort()).toEqual(['dba@example.test', 'oncall@example.test']);
+    expect(mail.subject).toContain('FAILED: 1 of 4 backups failed');
+    const text = mail.text;
+    expect(text.indexOf('FAILED')).toBeLessThan(text.indexOf('ALL BACKUPS'));
+    expect(text).toMatch(/FAILED\n\s+echo \(Daily, [\d-]+_[\d:]+\): ERROR: /);
+    for (const name of ['alpha', 'bravo', 'foxtrot']) {
+      expect(text).toMatch(new RegExp(`OK\\s+${name}\\s+\\w+\\s+[\\d.]+ (KiB|MiB|B)\\s+.*s3://${bucket}/mydb/${name}/`));
+    }
+    expect(mail.html).toContain('<table');
+    expect(mail.html).toContain('<b>FAILED</b></td><td>echo</td>');
+  });
+
+  it('logs start, end, bytes and MiB/s per backup as JSON lines', () => {
+    const done = run.logs.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('backup done'));
+    expect(done.map((l) => l.container).sort()).toEqual(['alpha', 'bravo', 'foxtrot']);
+    for (const l of done) {
+      expect(l.bytes).toBeGreaterThan(0);
+      expect(l.mibps).toBeTypeOf('number');
+    }
+    expect(run.logs.filter((l) => l.msg === 'backup started')).toHaveLength(3);
+    expect(run.logs.find((l) => l.msg === 'backup failed')).toMatchObject({ container: 'echo', level: 50 });
+  });
+
+  it('never prints, records or mails a password', () => {
+    const secrets = [...TOOL_SECRETS, ...['alpha', 'bravo', 'echo', 'foxtrot'].map(containerSecret)];
+    expectNoSecrets('stdout', run.stdout, secrets);
+    expectNoSecrets('stderr', run.stderr, secrets);
+    expectNoSecrets('backups rows', JSON.stringify(rows), secrets);
+    expectNoSecrets('mail', mail.raw, secrets);
+    // The check itself works: the SMTP login used the password, so it was in reach.
+    expect(mail.raw).not.toBe('');
+  });
+});
+
+describe('--weekly and the weekly day', () => {
+  it('the Saturday --weekly run backs up only Weekly containers, and the nightly run leaves them alone when told', async () => {
+    const s = await scenario('weekly', [
+      { name: 'daily1', engine: 'Postgres', port: rig.pgB.port, freq: 'Daily' },
+      { name: 'weekly1', engine: 'Postgres', port: rig.pgB.port, freq: 'Weekly' },
+    ]);
+    const env = toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, extra: { BACKUP_WEEKLY_DAY: WEEKDAY_NAMES[today]!, BACKUP_WEEKLY_SEPARATE_RUN: 'true' } });
+    const weekly = await runCli(['--weekly'], env);
+    expect(weekly.exitCode).toBe(0);
+    const nightly = await runCli([], env);
+    expect(nightly.exitCode).toBe(0);
+    const rows = await backupsRows(s.adminUrl);
+    expect(rows.map((r) => `${r.name}:${r.state}:${r.backup_type}`)).toEqual([
+      'weekly1:start:Weekly',
+      'weekly1:end:Weekly',
+      'daily1:start:Daily',
+      'daily1:end:Daily',
+    ]);
+  });
+
+  it('a nightly run on another weekday skips Weekly containers', async () => {
+    const s = await scenario('notweekly', [{ name: 'weekly2', engine: 'Postgres', port: rig.pgB.port, freq: 'Weekly' }]);
+    const run = await runCli([], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, extra: { BACKUP_WEEKLY_DAY: WEEKDAY_NAMES[notToday]! } }));
+    expect(run.exitCode).toBe(0);
+    expect(await backupsRows(s.adminUrl)).toEqual([]);
+    expect(await listKeys(s3, s.bucket, '')).toEqual([]);
+  });
+});
+
+describe('named, on-demand and dry runs', () => {
+  it('--type User NAME backs up that container at once, due or not, and --json prints one line', async () => {
+    const s = await scenario('user', [{ name: 'gamma', engine: 'Postgres', port: rig.pgB.port, freq: 'None' }]);
+    const run = await runCli(['--type', 'User', '--json', 'gamma'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket }));
+    expect(run.exitCode).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0]!);
+    expect(result).toMatchObject({ ok: true, backups: [{ name: 'gamma', backupType: 'User', ok: true }] });
+    expect(result.backups[0].objects.map((o: { key: string }) => o.key.split('/').pop()).sort()).toEqual(['gamma_globals.sql', 'gamma_inventory.dump']);
+    expect((await backupsRows(s.adminUrl)).map((r) => r.backup_type)).toEqual(['User', 'User']);
+  });
+
+  it('an unknown container name is a usage error that touches nothing', async () => {
+    const s = await scenario('unknown', [{ name: 'gamma', engine: 'Postgres', port: rig.pgB.port }]);
+    const run = await runCli(['gamma', 'nope'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket }));
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain("no active container named 'nope'");
+    expect(await backupsRows(s.adminUrl)).toEqual([]);
+  });
+
+  it('--dry-run prints the plan, masked commands and keys, and writes nothing', async () => {
+    const s = await scenario('dry', [
+      { name: 'alpha', engine: 'Postgres', port: rig.pgA.port },
+      { name: 'odd', engine: 'Oracle', port: rig.pgA.port },
+    ]);
+    const run = await runCli(['--dry-run'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket }));
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain('Dry run: 2 backups would run');
+    expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha/[^/]+/alpha_shop.dump \\(SSE AES256\\)`));
+    expect(run.stdout).toContain('PGPASSWORD=***');
+    expect(run.stdout).toContain("would fail: container odd: unknown dbengine 'Oracle'");
+    expectNoSecrets('dry-run output', run.stdout);
+    expect(await backupsRows(s.adminUrl)).toEqual([]);
+    expect(await listKeys(s3, s.bucket, '')).toEqual([]);
+  });
+});
