@@ -28,6 +28,7 @@ const durationFlag = (name: string) =>
 
 const runFlags = z.object({
   weekly: z.boolean().optional(),
+  worker: z.boolean().optional(),
   type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]], { message: `--type must be one of ${BACKUP_TYPES.join(', ')}` }).optional(),
   dryRun: z.boolean().optional(),
   json: z.boolean().optional(),
@@ -87,7 +88,7 @@ function summaryJson(s: RunSummary): string {
   });
 }
 
-async function backupAction(names: string[], raw: unknown): Promise<number> {
+async function backupAction(names: string[], raw: unknown, adminDbOnly = false): Promise<number> {
   const flags: RunFlags = runFlags.parse(raw);
   if (flags.weekly && names.length) throw new ConfigError('--weekly backs up every Weekly container: give no names with it');
   if (flags.type && !names.length) throw new ConfigError('--type goes with container names (e.g. --type User NAME)');
@@ -102,10 +103,11 @@ async function backupAction(names: string[], raw: unknown): Promise<number> {
   const summary = await runBackups(
     config,
     {
-      kind: names.length ? 'named' : flags.weekly ? 'weekly' : 'nightly',
+      kind: adminDbOnly ? 'admin-db' : names.length ? 'named' : flags.weekly ? 'weekly' : 'nightly',
       names,
       ...(flags.type ? { backupType: flags.type } : {}),
       dryRun: flags.dryRun ?? false,
+      worker: flags.worker ?? false,
     },
     { log: ctx.log, mask: ctx.mask, signal, print: (line) => process.stdout.write(`${line}\n`) },
   );
@@ -125,11 +127,20 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'containers backed up at the same time (default BACKUP_CONCURRENCY or 2)')
     .option('--timeout <duration>', 'kill a backup running longer than this (default BACKUP_TIMEOUT or 12h)')
     .option('--stall-timeout <duration>', 'kill a dump that writes nothing for this long (default BACKUP_STALL_TIMEOUT or 10m)')
+    .option('--worker', 'one of several processes (hosts) sharing this run: claim containers one by one, no run lock')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .showHelpAfterError()
     .exitOverride()
     .action(async (names: string[], flags: unknown) => setExitCode(await backupAction(names, flags)));
+
+  program
+    .command('admin-db')
+    .description("back up the admin database itself (pg_dump -Fc to {prefix}/_admin-db/{backup_id}/); also part of the nightly run")
+    .option('--dry-run', 'print the command and the S3 key; do nothing')
+    .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
+    .option('--env-file <path>', 'read settings from this KEY=VALUE file')
+    .action(async (flags: unknown) => setExitCode(await backupAction([], flags, true)));
 
   program
     .command('check')

@@ -1,30 +1,31 @@
-// The orchestrator, readable as the design: reach the admin DB → read the active containers → plan → back them up
-// with bounded concurrency → summarise → mail. Returns the summary; cli.ts turns it into an exit code.
+// The orchestrator, readable as the design: take the run lock → read the active containers → plan → back them up
+// with bounded concurrency, each claimed with its own lock → summarise → mail. cli.ts turns the summary into an
+// exit code.
 import { hostname } from 'node:os';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
-import type { Container } from './admin-db/container-info.js';
+import { AdminLocks } from './admin-db/locks.js';
 import { connectAdminDb, type AdminDb } from './admin-db/pool.js';
-import { activeContainers, insertBackupRow, type BackupRow } from './admin-db/queries.js';
+import { activeContainers, insertBackupRow, startedInRun, type BackupRow } from './admin-db/queries.js';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { sendMail } from './notify/email.js';
 import { buildSummaryMail } from './notify/summary-mail.js';
-import { backupContainer, planSteps, resolveTarget, type BackupResult } from './pipeline/backup-container.js';
+import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from './pipeline/backup-job.js';
 import { renderCommand } from './pipeline/command.js';
-import { planRun, type BackupType, type Plan, type RunKind } from './plan.js';
-import { backupFolder } from './storage/s3.js';
-import { createS3Client } from './storage/s3.js';
-import { safeSegment } from './engines/names.js';
-import type { RunSummary } from './summary.js';
+import { adminDbJob, containerJob } from './pipeline/jobs.js';
+import { planRun, type BackupType, type RunKind } from './plan.js';
+import { backupFolder, createS3Client } from './storage/s3.js';
+import type { RunSummary, SummaryKind } from './summary.js';
 import type { Masker } from './util/mask.js';
 import { formatBackupId } from './util/time.js';
 
 export interface RunOptions {
-  kind: RunKind;
+  kind: RunKind | 'admin-db';
   names: string[];
   backupType?: BackupType;
   dryRun: boolean;
+  /** One of several processes sharing tonight's run: no run lock, claim containers one by one. */
+  worker: boolean;
 }
 
 export interface RunIo {
@@ -36,61 +37,103 @@ export interface RunIo {
   print: (line: string) => void;
 }
 
+type Skipped = RunSummary['skipped'];
+
 export async function runBackups(config: Config, opts: RunOptions, io: RunIo): Promise<RunSummary> {
   const startedAt = new Date();
-  const db = await connectAdminDb(config.adminDbUrl, io.mask);
+  const locks = await AdminLocks.open(config.adminDbUrl, opts.worker ? `${opts.kind} worker` : opts.kind, io.mask);
+  let db: AdminDb | undefined;
   try {
-    const containers = await activeContainers(db);
-    const plan = planRun({
-      containers,
-      kind: opts.kind,
-      names: opts.names,
-      ...(opts.backupType ? { backupType: opts.backupType } : {}),
-      weekday: startedAt.getDay(),
-      weeklyDay: config.weeklyDay,
-      weeklySeparateRun: config.weeklySeparateRun,
-    });
-    if (plan.unknownNames.length) {
-      throw new ConfigError(`no active container named ${plan.unknownNames.map((n) => `'${n}'`).join(', ')}`);
-    }
+    db = await connectAdminDb(config.adminDbUrl, io.mask);
+    // Named (on-demand) runs may overlap a scheduled run; the per-container claims keep them apart.
+    if (!opts.dryRun && !opts.worker && opts.kind !== 'named') await locks.lockRun(opts.kind);
+    const { jobs, skipped } = await planJobs(db, config, opts, startedAt, io.mask);
     io.log.info(
-      { kind: opts.kind, due: plan.backups.map((b) => b.container.name), skipped: plan.skipped.length, concurrency: config.concurrency },
-      `${plan.backups.length} backups planned`,
+      { kind: opts.kind, due: jobs.map((j) => j.name), skipped: skipped.length, concurrency: config.concurrency, worker: opts.worker },
+      `${jobs.length} backups planned`,
     );
     if (opts.dryRun) {
-      await printPlan(plan, config, io);
-      return summaryOf(opts.kind, startedAt, [], plan, [], false);
+      await printPlan(jobs, skipped, config, io);
+      return summaryOf(opts.kind, startedAt, [], skipped, [], false);
     }
 
     const problems: string[] = [];
     const client = createS3Client(config.s3);
-    const recordRow = rowRecorder(db, io, problems);
-    const results = await runPool(
-      plan.backups,
-      config.concurrency,
-      (b) => backupContainer(b.container, b.backupType, { config, client, mask: io.mask, log: io.log, signal: io.signal, recordRow }),
-      io.signal,
-    );
+    const deps: BackupDeps = { config, client, mask: io.mask, log: io.log, signal: io.signal, recordRow: rowRecorder(db, io, problems) };
+    const runDay = formatBackupId(startedAt).slice(0, 10);
+    const claimed = async (job: BackupJob): Promise<BackupResult | undefined> => {
+      const skip = await claimOrSkip(job, locks, db!, opts.worker, runDay, io.log);
+      if (skip) {
+        skipped.push({ name: job.name, reason: skip });
+        return undefined;
+      }
+      try {
+        return await runBackupJob(job, deps);
+      } finally {
+        await locks.release(job.cId ?? 0);
+      }
+    };
+    const outcomes = await runPool(jobs, config.concurrency, claimed, io.signal);
     client.destroy();
-    const notStarted = plan.backups.length - results.length;
+    const results = outcomes.filter((r): r is BackupResult => r !== undefined);
+    const notStarted = jobs.length - outcomes.length;
     if (notStarted > 0) problems.push(`interrupted: ${notStarted} planned backups were not started`);
-    const summary = summaryOf(opts.kind, startedAt, results, plan, problems, io.signal.aborted);
+    const summary = summaryOf(opts.kind, startedAt, results, skipped, problems, io.signal.aborted);
     await mailSummary(config, summary, io);
     return summary;
   } finally {
-    await db.end().catch(() => {});
+    await db?.end().catch(() => {});
+    await locks.close();
   }
 }
 
-function summaryOf(
-  kind: RunKind,
-  startedAt: Date,
-  results: BackupResult[],
-  plan: Plan,
-  problems: string[],
-  interrupted: boolean,
-): RunSummary {
-  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped: plan.skipped, problems, interrupted };
+/** Containers due in this run (plus the admin DB's own backup in the nightly run) as jobs. */
+async function planJobs(db: AdminDb, config: Config, opts: RunOptions, now: Date, mask: Masker): Promise<{ jobs: BackupJob[]; skipped: Skipped }> {
+  if (opts.kind === 'admin-db') return { jobs: [adminDbJob(config)], skipped: [] };
+  const plan = planRun({
+    containers: await activeContainers(db),
+    kind: opts.kind,
+    names: opts.names,
+    ...(opts.backupType ? { backupType: opts.backupType } : {}),
+    weekday: now.getDay(),
+    weeklyDay: config.weeklyDay,
+    weeklySeparateRun: config.weeklySeparateRun,
+  });
+  if (plan.unknownNames.length) {
+    throw new ConfigError(`no active container named ${plan.unknownNames.map((n) => `'${n}'`).join(', ')}`);
+  }
+  const jobs = plan.backups.map((b) => containerJob(b.container, b.backupType, config, mask));
+  if (opts.kind === 'nightly') jobs.unshift(adminDbJob(config));
+  return { jobs, skipped: plan.skipped };
+}
+
+/** Returns why this process must not back the job up now, or undefined once it holds the job's claim. */
+async function claimOrSkip(job: BackupJob, locks: AdminLocks, db: AdminDb, worker: boolean, runDay: string, log: Logger): Promise<string | undefined> {
+  const id = job.cId ?? 0;
+  let claimed: boolean;
+  try {
+    claimed = await locks.claim(id);
+  } catch (err) {
+    // The admin DB is gone: a worker cannot coordinate and leaves the job to others; a lone run backs up anyway.
+    if (worker) return `admin database unreachable, cannot claim: ${(err as Error).message}`;
+    log.warn({ container: job.name }, 'cannot claim the container (admin DB unreachable): backing it up anyway');
+    return undefined;
+  }
+  if (!claimed) {
+    const holder = await locks.claimHolder(id).catch(() => undefined);
+    const reason = `already being backed up by ${holder?.application ?? 'another run'}`;
+    log.warn({ container: job.name, holder: holder?.application }, reason);
+    return reason;
+  }
+  if (worker && (await startedInRun(db, job.cId, job.name, job.backupType, runDay).catch(() => false))) {
+    await locks.release(id);
+    return 'already backed up in this run by another worker';
+  }
+  return undefined;
+}
+
+function summaryOf(kind: SummaryKind, startedAt: Date, results: BackupResult[], skipped: Skipped, problems: string[], interrupted: boolean): RunSummary {
+  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped, problems, interrupted };
 }
 
 /** A backups row that cannot be written is logged whole, as JSON, so an operator can replay it: nothing is lost. */
@@ -125,26 +168,27 @@ export async function mailSummary(config: Config, summary: RunSummary, io: Pick<
 export async function runPool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>, signal: AbortSignal): Promise<R[]> {
   const results: R[] = [];
   let next = 0;
+  let started = 0;
   const worker = async () => {
     while (next < items.length && !signal.aborted) {
       const index = next++;
+      started += 1;
       results[index] = await fn(items[index] as T);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results.filter((r) => r !== undefined);
+  return results.slice(0, started);
 }
 
-async function printPlan(plan: Plan, config: Config, io: RunIo): Promise<void> {
+async function printPlan(jobs: BackupJob[], skipped: Skipped, config: Config, io: RunIo): Promise<void> {
   const backupId = formatBackupId(new Date());
-  io.print(`Dry run: ${plan.backups.length} backups would run; nothing is dumped, uploaded or recorded.`);
-  for (const { container, backupType } of plan.backups) {
-    io.print(`\n${container.name} (${container.engine || '?'}, port ${container.port || '?'}, ${backupType})`);
+  io.print(`Dry run: ${jobs.length} backups would run; nothing is dumped, uploaded or recorded.`);
+  for (const job of jobs) {
+    io.print(`\n${job.name} (${job.backupType})`);
     try {
-      const { engine, target } = resolveTarget(container, config);
       // Listing the databases is read-only; it makes the printed keys the real ones.
-      const steps = await planSteps(engine, target, { config, mask: io.mask });
-      const folder = backupFolder(config.s3.prefix, safeSegment(container.name), backupId);
+      const steps = await job.steps(backupId);
+      const folder = backupFolder(config.s3.prefix, job.segment, backupId);
       for (const step of steps) {
         io.print(`  ${renderCommand(step.command, io.mask)}`);
         io.print(`    → s3://${config.s3.bucket}/${folder}${step.objectName} (SSE ${config.s3.sse.mode}${step.compression !== 'none' ? `, ${step.compression}` : ''})`);
@@ -153,7 +197,5 @@ async function printPlan(plan: Plan, config: Config, io: RunIo): Promise<void> {
       io.print(`  would fail: ${io.mask((err as Error).message)}`);
     }
   }
-  for (const s of plan.skipped) io.print(`skipped ${s.name}: ${s.reason}`);
+  for (const s of skipped) io.print(`skipped ${s.name}: ${s.reason}`);
 }
-
-export type { Container };

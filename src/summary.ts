@@ -1,9 +1,11 @@
 // The value a run produces: what every mail, JSON output and exit code is computed from.
-import type { BackupResult } from './pipeline/backup-container.js';
+import type { BackupResult } from './pipeline/backup-job.js';
 import type { RunKind } from './plan.js';
 
+export type SummaryKind = RunKind | 'admin-db';
+
 export interface RunSummary {
-  kind: RunKind | 'admin-db';
+  kind: SummaryKind;
   host: string;
   startedAt: Date;
   finishedAt: Date;

@@ -56,6 +56,7 @@ describe('the nightly run', () => {
   let keys: string[];
   let mail: SinkMessage;
   let bucket: string;
+  let adminDbUrl: string;
 
   beforeAll(async () => {
     const nowhere = await freePort();
@@ -68,6 +69,7 @@ describe('the nightly run', () => {
       { name: 'foxtrot', engine: 'Postgres', port: rig.pgB.port, freq: null },
     ]);
     bucket = s.bucket;
+    adminDbUrl = s.adminUrl;
     sink.clear();
     // Today is the weekly day and there is no separate --weekly run: Weekly containers are due tonight too.
     run = await runCli([], toolEnv(rig, { adminDb: s.dbName, bucket, smtp: sink, extra: { BACKUP_WEEKLY_DAY: WEEKDAY_NAMES[today]! } }));
@@ -80,12 +82,12 @@ describe('the nightly run', () => {
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(1);
     const finished = run.logs.find((l) => l.msg === 'run finished');
-    expect(finished).toMatchObject({ exitCode: 1, failed: 1, backups: 4 });
+    expect(finished).toMatchObject({ exitCode: 1, failed: 1, backups: 5 });
   });
 
   it('backs up the due active containers, and only those', () => {
     const names = new Set(keys.map((k) => k.split('/')[1]));
-    expect([...names].sort()).toEqual(['alpha', 'bravo', 'foxtrot']);
+    expect([...names].sort()).toEqual(['_admin-db', 'alpha', 'bravo', 'foxtrot']);
     const alpha = keys.filter((k) => k.startsWith('mydb/alpha/')).map((k) => k.split('/').slice(2).join('/').replace(/^[^/]+\//, ''));
     expect(alpha.sort()).toEqual(['alpha_blog.dump', 'alpha_globals.sql', 'alpha_shop.dump']);
     expect(keys.filter((k) => k.startsWith('mydb/bravo/')).map((k) => k.split('/').pop()).sort()).toEqual([
@@ -124,13 +126,13 @@ describe('the nightly run', () => {
 
   it('writes a start and an end row per backup, with the same backup_id, url, masked command and error', () => {
     const byName = (name: string) => rows.filter((r) => r.name === name);
-    for (const name of ['alpha', 'bravo', 'foxtrot', 'echo']) {
+    for (const name of ['_admin-db', 'alpha', 'bravo', 'foxtrot', 'echo']) {
       const [start, end] = byName(name);
       expect(byName(name)).toHaveLength(2);
       expect(start).toMatchObject({ state: 'start', err_msg: '' });
       expect(end).toMatchObject({ state: 'end', backup_id: start!.backup_id, url: start!.url, command: start!.command });
       expect(start!.backup_id).toMatch(/^\d{4}-\d{2}-\d{2}_\d{2}:\d{2}:\d{2}$/);
-      expect(start!.c_id).toBeTypeOf('number');
+      if (name !== '_admin-db') expect(start!.c_id).toBeTypeOf('number');
       // ts is naive UTC: within a minute of now in UTC.
       expect(Math.abs(start!.ts.getTime() - new Date().getTime() - new Date().getTimezoneOffset() * 60_000)).toBeLessThan(5 * 60_000);
     }
@@ -146,6 +148,27 @@ describe('the nightly run', () => {
     expect(rows.filter((r) => ['charlie', 'delta'].includes(r.name))).toEqual([]);
   });
 
+  it("backs up the admin DB itself as 'Admin', and that dump restores with all four tables and their rows", async () => {
+    const adminRows = rows.filter((r) => r.name === '_admin-db');
+    expect(adminRows.map((r) => `${r.state}:${r.backup_type}:${r.err_msg}`)).toEqual(['start:Admin:', 'end:Admin:']);
+    expect(adminRows[0]!.c_id).toBeNull();
+    const key = keys.find((k) => k.startsWith('mydb/_admin-db/'))!;
+    expect(key).toBe(`mydb/_admin-db/${adminRows[0]!.backup_id}/${adminDbUrl.split('/').pop()}.dump`);
+    expect(adminRows[1]!.url).toBe(`s3://${bucket}/${key}`);
+    const restored = `restored_admin_${process.pid}`;
+    await restorePgDump(s3, bucket, key, rig.admin, restored);
+    const counts = async (url: string) =>
+      withPgClient(url, async (c) =>
+        (await c.query(`SELECT (SELECT count(*) FROM containers)::int AS containers, (SELECT count(*) FROM container_state)::int AS states,
+                               (SELECT count(*) FROM action_log)::int AS actions, (SELECT count(*) FROM backups)::int AS backups`)).rows[0],
+      );
+    const after = await counts(rig.admin.url(restored));
+    await withPgClient(rig.admin.url('postgres'), (c) => c.query(`DROP DATABASE ${restored} WITH (FORCE)`));
+    // The dump is taken while the run writes its rows: it holds the containers and the rows written before it.
+    expect(after).toMatchObject({ containers: 6, states: 6, actions: 0 });
+    expect(after!.backups).toBeGreaterThanOrEqual(1);
+  });
+
   it('leaves no object for the failed container', () => {
     expect(keys.filter((k) => k.startsWith('mydb/echo/'))).toEqual([]);
   });
@@ -153,11 +176,11 @@ describe('the nightly run', () => {
   it('mails one summary: subject with the failure count, failures first, then every backup with size and URL', () => {
     expect(sink.messages).toHaveLength(1);
     expect(mail.to.sort()).toEqual(['dba@example.test', 'oncall@example.test']);
-    expect(mail.subject).toContain('FAILED: 1 of 4 backups failed');
+    expect(mail.subject).toContain('FAILED: 1 of 5 backups failed');
     const text = mail.text;
     expect(text.indexOf('FAILED')).toBeLessThan(text.indexOf('ALL BACKUPS'));
     expect(text).toMatch(/FAILED\n\s+echo \(Daily, [\d-]+_[\d:]+\): ERROR: /);
-    for (const name of ['alpha', 'bravo', 'foxtrot']) {
+    for (const name of ['_admin-db', 'alpha', 'bravo', 'foxtrot']) {
       expect(text).toMatch(new RegExp(`OK\\s+${name}\\s+\\w+\\s+[\\d.]+ (KiB|MiB|B)\\s+.*s3://${bucket}/mydb/${name}/`));
     }
     expect(mail.html).toContain('<table');
@@ -166,12 +189,12 @@ describe('the nightly run', () => {
 
   it('logs start, end, bytes and MiB/s per backup as JSON lines', () => {
     const done = run.logs.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('backup done'));
-    expect(done.map((l) => l.container).sort()).toEqual(['alpha', 'bravo', 'foxtrot']);
+    expect(done.map((l) => l.container).sort()).toEqual(['_admin-db', 'alpha', 'bravo', 'foxtrot']);
     for (const l of done) {
       expect(l.bytes).toBeGreaterThan(0);
       expect(l.mibps).toBeTypeOf('number');
     }
-    expect(run.logs.filter((l) => l.msg === 'backup started')).toHaveLength(3);
+    expect(run.logs.filter((l) => l.msg === 'backup started')).toHaveLength(4);
     expect(run.logs.find((l) => l.msg === 'backup failed')).toMatchObject({ container: 'echo', level: 50 });
   });
 
@@ -198,20 +221,18 @@ describe('--weekly and the weekly day', () => {
     const nightly = await runCli([], env);
     expect(nightly.exitCode).toBe(0);
     const rows = await backupsRows(s.adminUrl);
-    expect(rows.map((r) => `${r.name}:${r.state}:${r.backup_type}`)).toEqual([
-      'weekly1:start:Weekly',
-      'weekly1:end:Weekly',
-      'daily1:start:Daily',
-      'daily1:end:Daily',
-    ]);
+    const described = rows.map((r) => `${r.name}:${r.state}:${r.backup_type}`);
+    // The --weekly run came first; the nightly run's two backups ran side by side.
+    expect(described.slice(0, 2)).toEqual(['weekly1:start:Weekly', 'weekly1:end:Weekly']);
+    expect(described.slice(2).sort()).toEqual(['_admin-db:end:Admin', '_admin-db:start:Admin', 'daily1:end:Daily', 'daily1:start:Daily']);
   });
 
   it('a nightly run on another weekday skips Weekly containers', async () => {
     const s = await scenario('notweekly', [{ name: 'weekly2', engine: 'Postgres', port: rig.pgB.port, freq: 'Weekly' }]);
     const run = await runCli([], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, extra: { BACKUP_WEEKLY_DAY: WEEKDAY_NAMES[notToday]! } }));
     expect(run.exitCode).toBe(0);
-    expect(await backupsRows(s.adminUrl)).toEqual([]);
-    expect(await listKeys(s3, s.bucket, '')).toEqual([]);
+    expect((await backupsRows(s.adminUrl)).map((r) => r.name)).toEqual(['_admin-db', '_admin-db']);
+    expect((await listKeys(s3, s.bucket, '')).filter((k) => !k.startsWith('mydb/_admin-db/'))).toEqual([]);
   });
 });
 
@@ -243,7 +264,8 @@ describe('named, on-demand and dry runs', () => {
     ]);
     const run = await runCli(['--dry-run'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket }));
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain('Dry run: 2 backups would run');
+    expect(run.stdout).toContain('Dry run: 3 backups would run');
+    expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/_admin-db/[^/]+/${s.dbName}.dump \\(SSE AES256\\)`));
     expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha/[^/]+/alpha_shop.dump \\(SSE AES256\\)`));
     expect(run.stdout).toContain('PGPASSWORD=***');
     expect(run.stdout).toContain("would fail: container odd: unknown dbengine 'Oracle'");

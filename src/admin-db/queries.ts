@@ -33,3 +33,15 @@ export async function insertBackupRow(db: AdminDb, row: BackupRow): Promise<void
     [row.cId, row.name, row.state, row.backupId, row.backupType, row.url, row.command, row.errMsg],
   );
 }
+
+/** Workers: has this container already been started in this run (same type, backup_id of the same local day)? */
+export async function startedInRun(db: AdminDb, cId: number | null, name: string, backupType: string, runDay: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM backups
+      WHERE (c_id = $1 OR ($1::int IS NULL AND c_id IS NULL AND name = $2))
+        AND state = 'start' AND backup_type = $3 AND backup_id LIKE $4 || '%'
+      LIMIT 1`,
+    [cId, name, backupType, runDay],
+  );
+  return rows.length > 0;
+}

@@ -5,10 +5,43 @@ import { compressionOf, safeSegment } from './names.js';
 const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
   WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname`;
 
-function connection(t: { host: string; port: number; user: string; password?: string }): Pick<Command, 'env' | 'secretEnv'> {
+interface PgConnection {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  /** Extra libpq settings (PGSSLMODE...) taken from a URL. */
+  extraEnv?: Record<string, string>;
+}
+
+function connection(t: PgConnection): Pick<Command, 'env' | 'secretEnv'> {
   return {
-    env: { PGHOST: t.host, PGPORT: String(t.port), PGUSER: t.user, PGCONNECT_TIMEOUT: '15', PGAPPNAME: 'mydb-backup' },
+    env: { PGHOST: t.host, PGPORT: String(t.port), PGUSER: t.user, PGCONNECT_TIMEOUT: '15', PGAPPNAME: 'mydb-backup', ...t.extraEnv },
     ...(t.password ? { secretEnv: { PGPASSWORD: t.password } } : {}),
+  };
+}
+
+/** A postgresql:// URL (the admin DB's) → connection settings and database, the password kept out of argv. */
+export function connectionFromUrl(url: string): PgConnection & { database: string } {
+  const u = new URL(url);
+  const sslmode = u.searchParams.get('sslmode');
+  return {
+    host: u.searchParams.get('host') ?? u.hostname,
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    database: decodeURIComponent(u.pathname.slice(1)),
+    ...(sslmode ? { extraEnv: { PGSSLMODE: sslmode } } : {}),
+  };
+}
+
+/** pg_dump -Fc of one database: the containers' databases and the admin DB's own backup. */
+export function dumpDatabaseStep(conn: PgConnection, database: string, objectName: string, sizeHint?: number): DumpStep {
+  return {
+    command: { argv: ['pg_dump', '-Fc', '--no-password', '-d', dbConninfo(database)], ...connection(conn) },
+    objectName,
+    compression: 'none',
+    ...(sizeHint ? { sizeHint } : {}),
   };
 }
 
@@ -45,13 +78,8 @@ export const postgres: Engine = {
       objectName: `${name}_globals.sql`,
       compression: 'none',
     };
-    const databases = parseDatabaseList(inventoryOutput).map(
-      (db): DumpStep => ({
-        command: { argv: ['pg_dump', '-Fc', '--no-password', '-d', dbConninfo(db.name)], ...connection(t) },
-        objectName: `${name}_${safeSegment(db.name)}.dump`,
-        compression: 'none',
-        sizeHint: db.size,
-      }),
+    const databases = parseDatabaseList(inventoryOutput).map((db) =>
+      dumpDatabaseStep(t, db.name, `${name}_${safeSegment(db.name)}.dump`, db.size),
     );
     return [globals, ...databases];
   },

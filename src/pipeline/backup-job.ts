@@ -1,20 +1,32 @@
-// One container's backup, start to end: resolve its engine, list what to dump, write the 'start' row, stream each
-// object into S3, write the 'end' row. A failure anywhere fails this container only, and leaves no object behind.
+// One backup, start to end: work out its steps, write the 'start' row, stream each object into S3, write the 'end'
+// row. A failure anywhere fails this backup only, and leaves no object behind. Containers and the admin DB's own
+// backup are both jobs (jobs.ts); this is the one place that runs them.
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
-import type { Container } from '../admin-db/container-info.js';
 import type { BackupRow } from '../admin-db/queries.js';
 import type { Config } from '../config.js';
-import { findEngine, type DumpStep, type Engine, type Target } from '../engines/index.js';
-import { safeSegment } from '../engines/names.js';
+import type { DumpStep } from '../engines/index.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from '../plan.js';
 import { backupFolder, deleteObjects, s3Url } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Masker } from '../util/mask.js';
 import { formatBackupId } from '../util/time.js';
-import { captureCommand, renderCommand } from './command.js';
+import { renderCommand } from './command.js';
 import { mibPerSecond, streamStepToS3 } from './stream-step.js';
+
+export interface BackupJob {
+  /** The name in backups rows (the container's Name). */
+  name: string;
+  cId: number | null;
+  /** The S3 folder segment under the prefix. */
+  segment: string;
+  backupType: BackupType;
+  /** The steps, after asking the server what it holds; throws BackupFailed when the job cannot run. */
+  steps(backupId: string): Promise<DumpStep[]>;
+  /** The command to record when steps() itself fails (e.g. the database listing). */
+  preflightCommand?: string;
+}
 
 export interface BackupDeps {
   config: Config;
@@ -50,57 +62,19 @@ export function errMsgOf(err: unknown, mask: Masker): string {
   return mask(`ERROR: ${message}${tail}`).slice(0, ERR_MSG_MAX);
 }
 
-/**
- * What a container resolves to: its engine and how to reach it, or why it cannot be backed up. `backupId` names the
- * backup's objects (MariaDB's carry it); the default, now, suits callers that only print a plan.
- */
-export function resolveTarget(
-  container: Container,
-  config: Config,
-  backupId: string = formatBackupId(new Date()),
-): { engine: Engine; target: Target } {
-  if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
-  const engine = findEngine(container.engine);
-  if (!engine) {
-    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected Postgres, MariaDB or MongoDB)`);
-  }
-  const credentials = config.credentials[engine.configKey];
-  return {
-    engine,
-    target: {
-      container,
-      host: config.dbHost,
-      port: container.port,
-      user: credentials.user,
-      ...(credentials.password ? { password: credentials.password } : {}),
-      compression: config.compression[engine.configKey],
-      backupId,
-    },
-  };
-}
-
-/** The steps of a backup, after asking the server what it holds (PostgreSQL: its databases). */
-export async function planSteps(engine: Engine, target: Target, deps: Pick<BackupDeps, 'config' | 'mask'>): Promise<DumpStep[]> {
-  const inventory = engine.inventory?.(target);
-  const output = inventory
-    ? await captureCommand(inventory, { mask: deps.mask, timeoutMs: Math.min(deps.config.stallTimeoutMs, 120_000), what: `listing on port ${target.port}:` })
-    : '';
-  return engine.dumpSteps(target, output);
-}
-
-export async function backupContainer(container: Container, backupType: BackupType, deps: BackupDeps): Promise<BackupResult> {
+export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<BackupResult> {
   const { config, mask } = deps;
   const started = (deps.now ?? (() => new Date()))();
   const backupId = formatBackupId(started);
-  const folder = backupFolder(config.s3.prefix, safeSegment(container.name), backupId);
-  const log = deps.log.child({ container: container.name, backupId, backupType });
+  const folder = backupFolder(config.s3.prefix, job.segment, backupId);
+  const log = deps.log.child({ container: job.name, backupId, backupType: job.backupType });
   const result: BackupResult = {
-    name: container.name,
-    cId: container.id,
-    backupType,
+    name: job.name,
+    cId: job.cId,
+    backupType: job.backupType,
     backupId,
     url: s3Url(config.s3.bucket, folder),
-    command: '',
+    command: job.preflightCommand ?? '',
     ok: false,
     errMsg: '',
     bytes: 0,
@@ -112,7 +86,7 @@ export async function backupContainer(container: Container, backupType: BackupTy
     name: result.name,
     state,
     backupId,
-    backupType,
+    backupType: job.backupType,
     url: result.url,
     command: result.command,
     errMsg: state === 'end' ? result.errMsg : '',
@@ -121,10 +95,9 @@ export async function backupContainer(container: Container, backupType: BackupTy
   let startWritten = false;
   try {
     if (deps.signal.aborted) throw new BackupFailed('interrupted');
-    const { engine, target } = resolveTarget(container, config, backupId);
-    result.command = engine.inventory ? renderCommand(engine.inventory(target), mask) : '';
-    const steps = await planSteps(engine, target, deps);
+    const steps = await job.steps(backupId);
     result.command = steps.map((s) => `${renderCommand(s.command, mask)} > ${s.objectName}`).join(' ; ');
+    // One object: the url is the object; several (PostgreSQL): the url is the folder holding them.
     if (steps.length === 1 && steps[0]) result.url = s3Url(config.s3.bucket, folder + steps[0].objectName);
     await deps.recordRow(row('start'));
     startWritten = true;
