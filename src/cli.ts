@@ -39,13 +39,13 @@ const runFlags = z.object({
 });
 type RunFlags = z.infer<typeof runFlags>;
 
-interface Context {
+export interface Context {
   config: Config;
   log: Logger;
   mask: Masker;
 }
 
-function setUp(flags: { envFile?: string | undefined; json?: boolean | undefined }): Context {
+export function setUp(flags: { envFile?: string | undefined; json?: boolean | undefined }): Context {
   const env = flags.envFile ? { ...readEnvFile(flags.envFile), ...process.env } : process.env;
   const config = loadConfig(env);
   const mask = makeMasker(config.secrets);
@@ -55,7 +55,7 @@ function setUp(flags: { envFile?: string | undefined; json?: boolean | undefined
 }
 
 /** SIGTERM/SIGINT abort the run (no new backups, in-flight uploads aborted); a second signal exits at once. */
-function interruptSignal(log: Logger): AbortSignal {
+export function interruptSignal(log: Logger): AbortSignal {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);

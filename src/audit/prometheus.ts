@@ -47,7 +47,11 @@ export function renderPrometheus({ results, now, sizes }: PrometheusInput): stri
   const status = family('mydb_backup_status', 'The container\'s audit status: 1 for the current one, 0 for the others.');
   const auditTime = family('mydb_backup_audit_timestamp_seconds', 'Unix time the backup audit ran.');
 
+  // Two series with the same labels would make node_exporter reject the whole file: one container per name.
+  const seen = new Set<string>();
   for (const r of results) {
+    if (seen.has(r.name)) continue;
+    seen.add(r.name);
     const common = labels({ container: r.name, engine: r.engine, frequency: r.frequency });
     if (r.lastSuccess) {
       lastSuccess.samples.push(`${lastSuccess.name}${common} ${number(seconds(r.lastSuccess.endedAt.getTime()))}`);

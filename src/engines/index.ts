@@ -1,8 +1,10 @@
 // The one lookup from Info.dbengine to an engine. A new engine is one file plus one line in ENGINES.
 import type { Engine } from './types.js';
+import { mariadb } from './mariadb.js';
+import { mongodb } from './mongodb.js';
 import { postgres } from './postgres.js';
 
-export const ENGINES: readonly Engine[] = [postgres];
+export const ENGINES: readonly Engine[] = [postgres, mariadb, mongodb];
 
 export function findEngine(dbengine: string): Engine | undefined {
   const wanted = dbengine.trim().toLowerCase();
