@@ -7,9 +7,9 @@ import { AdminLocks } from './admin-db/locks.js';
 import { connectAdminDb, type AdminDb } from './admin-db/pool.js';
 import { activeContainers, insertBackupRow, startedInRun, type BackupRow } from './admin-db/queries.js';
 import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
+import { CannotStartError, ConfigError } from './errors.js';
 import { sendMail } from './notify/email.js';
-import { buildSummaryMail } from './notify/summary-mail.js';
+import { buildCouldNotStartMail, buildSummaryMail, type MailContent } from './notify/summary-mail.js';
 import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from './pipeline/backup-job.js';
 import { renderCommand } from './pipeline/command.js';
 import { adminDbJob, containerJob } from './pipeline/jobs.js';
@@ -41,12 +41,18 @@ type Skipped = RunSummary['skipped'];
 
 export async function runBackups(config: Config, opts: RunOptions, io: RunIo): Promise<RunSummary> {
   const startedAt = new Date();
-  const locks = await AdminLocks.open(config.adminDbUrl, opts.worker ? `${opts.kind} worker` : opts.kind, io.mask);
+  let locks: AdminLocks | undefined;
   let db: AdminDb | undefined;
   try {
-    db = await connectAdminDb(config.adminDbUrl, io.mask);
-    // Named (on-demand) runs may overlap a scheduled run; the per-container claims keep them apart.
-    if (!opts.dryRun && !opts.worker && opts.kind !== 'named') await locks.lockRun(opts.kind);
+    try {
+      locks = await AdminLocks.open(config.adminDbUrl, opts.worker ? `${opts.kind} worker` : opts.kind, io.mask);
+      db = await connectAdminDb(config.adminDbUrl, io.mask);
+      // Named (on-demand) runs may overlap a scheduled run; the per-container claims keep them apart.
+      if (!opts.dryRun && !opts.worker && opts.kind !== 'named') await locks.lockRun(opts.kind);
+    } catch (err) {
+      if (err instanceof CannotStartError && !opts.dryRun) await mailCouldNotStart(config, opts.kind, err.message, io);
+      throw err;
+    }
     const { jobs, skipped } = await planJobs(db, config, opts, startedAt, io.mask);
     io.log.info(
       { kind: opts.kind, due: jobs.map((j) => j.name), skipped: skipped.length, concurrency: config.concurrency, worker: opts.worker },
@@ -62,7 +68,7 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     const deps: BackupDeps = { config, client, mask: io.mask, log: io.log, signal: io.signal, recordRow: rowRecorder(db, io, problems) };
     const runDay = formatBackupId(startedAt).slice(0, 10);
     const claimed = async (job: BackupJob): Promise<BackupResult | undefined> => {
-      const skip = await claimOrSkip(job, locks, db!, opts.worker, runDay, io.log);
+      const skip = await claimOrSkip(job, locks!, db!, opts.worker, runDay, io.log);
       if (skip) {
         skipped.push({ name: job.name, reason: skip });
         return undefined;
@@ -70,7 +76,7 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
       try {
         return await runBackupJob(job, deps);
       } finally {
-        await locks.release(job.cId ?? 0);
+        await locks!.release(job.cId ?? 0);
       }
     };
     const outcomes = await runPool(jobs, config.concurrency, claimed, io.signal);
@@ -83,7 +89,7 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     return summary;
   } finally {
     await db?.end().catch(() => {});
-    await locks.close();
+    await locks?.close();
   }
 }
 
@@ -150,17 +156,28 @@ export function rowRecorder(db: AdminDb, io: Pick<RunIo, 'log' | 'mask'>, proble
 
 /** Sends the summary; a mail that cannot go out is logged and becomes a run problem (exit 4), never a lost backup. */
 export async function mailSummary(config: Config, summary: RunSummary, io: Pick<RunIo, 'log' | 'mask'>): Promise<void> {
+  const problem = await deliver(config, buildSummaryMail(summary, io.mask), io);
+  if (problem) summary.problems.push(problem);
+}
+
+async function mailCouldNotStart(config: Config, kind: string, reason: string, io: Pick<RunIo, 'log' | 'mask'>): Promise<void> {
+  await deliver(config, buildCouldNotStartMail(kind, hostname(), reason, io.mask), io);
+}
+
+/** Sends one mail; returns what went wrong (already logged), or undefined when it went out. */
+async function deliver(config: Config, mail: MailContent, io: Pick<RunIo, 'log' | 'mask'>): Promise<string | undefined> {
   if (!config.smtp) {
     io.log.warn('SMTP_HOST is not set: the summary is not mailed');
-    return;
+    return undefined;
   }
   try {
-    await sendMail(config.smtp, buildSummaryMail(summary, io.mask));
-    io.log.info({ to: config.smtp.to }, 'summary mailed');
+    await sendMail(config.smtp, mail);
+    io.log.info({ to: config.smtp.to, subject: mail.subject }, 'mail sent');
+    return undefined;
   } catch (err) {
     const message = io.mask((err as Error).message);
     io.log.error({ err: message }, 'could not send the summary mail');
-    summary.problems.push(`summary mail not sent: ${message}`);
+    return `summary mail not sent: ${message}`;
   }
 }
 

@@ -75,7 +75,7 @@ describe('the nightly run', () => {
     run = await runCli([], toolEnv(rig, { adminDb: s.dbName, bucket, smtp: sink, extra: { BACKUP_WEEKLY_DAY: WEEKDAY_NAMES[today]! } }));
     rows = await backupsRows(s.adminUrl);
     keys = await listKeys(s3, bucket, 'mydb/');
-    [mail] = await sink.waitForMessages(1, 10_000);
+    mail = (await sink.waitForMessages(1, 10_000))[0]!;
   });
 
   it('exits 1 because one backup failed, and says so in the log', () => {

@@ -72,3 +72,17 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
   ].join('\n');
   return { subject: mask(summarySubject(s)), text: mask(text.join('\n')), html: mask(html) };
 }
+
+/** The run never got going (admin DB down, another run holds the lock): say so, since there is no summary. */
+export function buildCouldNotStartMail(kind: string, host: string, reason: string, mask: Masker): MailContent {
+  const subject = `[mydb-backup] COULD NOT START: mydb-backup ${kind} on ${host}`;
+  const text = [
+    `The ${kind} backup run on ${host} could not start, so no backup was taken by it.`,
+    '',
+    `Reason: ${reason}`,
+    '',
+    'Run `backup-all check` on that host to see what is wrong.',
+  ].join('\n');
+  const html = `<h2>${escapeHtml(subject)}</h2><p>The ${escapeHtml(kind)} backup run on ${escapeHtml(host)} could not start, so no backup was taken by it.</p><p><b>Reason:</b> ${escapeHtml(reason)}</p><p>Run <code>backup-all check</code> on that host to see what is wrong.</p>`;
+  return { subject: mask(subject), text: mask(text), html: mask(html) };
+}

@@ -25,6 +25,12 @@ export interface RunningCommand {
 
 const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
+/** The stderr line that says what went wrong: the last one mentioning an error (tools print progress first). */
+export function telltaleLine(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.reverse().find((l) => /error|fail|fatal|denied|refused|could not|cannot/i.test(l)) ?? lines[0];
+}
+
 /** The command as a shell line with every secret masked: for logs, the dry run and backups.command. */
 export function renderCommand(command: Command, mask: Masker): string {
   const env = Object.entries(command.env ?? {}).map(([k, v]) => `${k}=${quote(v)}`);
@@ -104,8 +110,8 @@ export async function startCommand(
         throw new BackupFailed(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
       }
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      const firstLine = stderrTail.split('\n').find((l) => l.trim() !== '');
-      throw new BackupFailed(`${what} ${how}${firstLine ? `: ${firstLine}` : ''}`, stderrTail);
+      const line = telltaleLine(stderrTail);
+      throw new BackupFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail);
     } finally {
       if (tempDir) await rm(tempDir, { recursive: true, force: true });
     }

@@ -15,6 +15,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { formatBytes } from '../util/duration.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -156,9 +157,8 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
 }
 
 function tooBig(opts: MultipartOptions): Error {
-  const gib = (capacityOf(opts) / 1024 ** 3).toFixed(1);
   return new Error(
-    `the dump is larger than ${gib} GiB, the most that fits in ${opts.maxParts} parts starting at ` +
+    `the dump is larger than ${formatBytes(capacityOf(opts))}, the most that fits in ${opts.maxParts} parts starting at ` +
       `${Math.round(opts.partSizeBytes / 1024 / 1024)} MiB; raise BACKUP_S3_PART_SIZE_MIB`,
   );
 }
