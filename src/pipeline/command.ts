@@ -23,7 +23,7 @@ export interface RunningCommand {
   kill(reason: string): void;
 }
 
-const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+const quote = (arg: string) => (/^[\w@%+=:,./<>-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
 /** The stderr line that says what went wrong: the last one mentioning an error (tools print progress first). */
 export function telltaleLine(stderr: string): string | undefined {
