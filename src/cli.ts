@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './logger.js';
 import { BACKUP_TYPES, type BackupType } from './plan.js';
 import { runBackups } from './run.js';
 import { exitCodeOf, type RunSummary } from './summary.js';
+import { runAudit } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { makeMasker, type Masker } from './util/mask.js';
 import { parseDuration } from './util/duration.js';
@@ -130,6 +131,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--worker', 'one of several processes (hosts) sharing this run: claim containers one by one, no run lock')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
     .action(async (names: string[], flags: unknown) => setExitCode(await backupAction(names, flags)));
@@ -141,6 +143,18 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file')
     .action(async (flags: unknown) => setExitCode(await backupAction([], flags, true)));
+
+  program
+    .command('audit')
+    .description('the start/end audit of every active container; exit 1 if any is out of policy')
+    .option('--json', 'one JSON document instead of the table')
+    .option('--prom <file>', 'also write a node_exporter textfile with per-container gauges')
+    .option('--env-file <path>', 'read settings from this KEY=VALUE file')
+    .action(async (flags: { json?: boolean; prom?: string; envFile?: string }) => {
+      const ctx = setUp({ ...flags, json: true });
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      setExitCode(await runAudit(ctx.config, { json: flags.json ?? false, ...(flags.prom ? { prom: flags.prom } : {}) }, print, ctx.mask));
+    });
 
   program
     .command('check')

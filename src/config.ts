@@ -75,6 +75,20 @@ export function normaliseAdminUri(raw: string): string {
   return url.toString();
 }
 
+/**
+ * A verification server's URL: postgres[ql]:// (SQLAlchemy driver suffixes accepted) or mariadb:// / mysql://, with a
+ * host; returns it normalised (postgresql:// or mariadb://). The database part, if any, is only the maintenance
+ * database to connect to (PostgreSQL; default postgres): scratch databases are created next to it.
+ */
+export function normaliseServerUrl(raw: string, engine: 'postgres' | 'mariadb'): string {
+  const schemes = engine === 'postgres' ? /^(postgres(?:ql)?)(\+[a-z0-9_]+)?:\/\//i : /^(mariadb|mysql)(\+[a-z0-9_]+)?:\/\//i;
+  const match = schemes.exec(raw.trim());
+  if (!match) throw new Error(engine === 'postgres' ? 'must start with postgresql://' : 'must start with mariadb:// (or mysql://)');
+  const url = new URL(`${engine === 'postgres' ? 'postgresql' : 'mariadb'}://${raw.trim().slice(match[0].length)}`);
+  if (!url.hostname) throw new Error('has no host');
+  return url.toString();
+}
+
 /** `s3://bucket/prefix`, `bucket/prefix` or `bucket` → bucket and optional prefix. */
 export function parseBucket(raw: string): { bucket: string; prefix?: string } {
   const trimmed = raw.trim().replace(/^s3:\/\//i, '');
@@ -178,6 +192,40 @@ const envSchema = z
     BACKUP_TIMEOUT: duration('12h'),
     BACKUP_STALL_TIMEOUT: duration('10m'),
     BACKUP_PROGRESS_INTERVAL: duration('30s'),
+    BACKUP_VERIFY_POSTGRES_URL: optionalText.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      try {
+        return normaliseServerUrl(v, 'postgres');
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    BACKUP_VERIFY_MARIADB_URL: optionalText.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      try {
+        return normaliseServerUrl(v, 'mariadb');
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    BACKUP_VERIFY_SAMPLE: int(0, 0, 1000),
+    BACKUP_PING_URL: optionalText.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      let url: URL;
+      try {
+        url = new URL(v.trim());
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `'${v}' is not a URL` });
+        return z.NEVER;
+      }
+      if (!['http:', 'https:'].includes(url.protocol)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an https:// (or http://) URL' });
+        return z.NEVER;
+      }
+      return url.toString().replace(/\/+$/, '');
+    }),
     LOG_LEVEL: z
       .string()
       .trim()
@@ -256,6 +304,13 @@ export interface Config {
   stallTimeoutMs: number;
   progressIntervalMs: number;
   logLevel: string;
+  /**
+   * Test restores (`verify`, `restore --verify`, the nightly sample): the servers scratch databases are restored
+   * into, per engine, and how many of a night's backups the nightly run verifies (0: none).
+   */
+  verify: { postgresUrl?: string; mariadbUrl?: string; sample: number };
+  /** Dead-man's switch (healthchecks.io style): pinged at the start (/start) and the end (/fail on failure). */
+  pingUrl?: string;
   /** Every secret the tool knows: masked out of logs, rows, mails and error messages. */
   secrets: string[];
 }
@@ -300,6 +355,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     e.SMTP_PASSWORD,
     env.AWS_SECRET_ACCESS_KEY,
     env.AWS_SESSION_TOKEN,
+    urlPassword(e.BACKUP_VERIFY_POSTGRES_URL),
+    urlPassword(e.BACKUP_VERIFY_MARIADB_URL),
+    // Whoever knows the ping URL can report a run: it stays out of logs like a password.
+    e.BACKUP_PING_URL,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 3);
   const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
   return {
@@ -334,8 +393,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     stallTimeoutMs: e.BACKUP_STALL_TIMEOUT,
     progressIntervalMs: e.BACKUP_PROGRESS_INTERVAL,
     logLevel: e.LOG_LEVEL,
+    verify: {
+      ...(e.BACKUP_VERIFY_POSTGRES_URL ? { postgresUrl: e.BACKUP_VERIFY_POSTGRES_URL } : {}),
+      ...(e.BACKUP_VERIFY_MARIADB_URL ? { mariadbUrl: e.BACKUP_VERIFY_MARIADB_URL } : {}),
+      sample: e.BACKUP_VERIFY_SAMPLE,
+    },
+    ...(e.BACKUP_PING_URL ? { pingUrl: e.BACKUP_PING_URL } : {}),
     secrets,
   };
+}
+
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const password = new URL(url).password;
+  return password ? decodeURIComponent(password) : undefined;
 }
 
 export const WEEKDAY_NAMES = WEEKDAYS;

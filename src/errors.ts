@@ -19,3 +19,14 @@ export class BackupFailed extends Error {
     super(message);
   }
 }
+
+/** A restore (or a verification's test restore) failed; the message says which object and how, already masked. */
+export class RestoreFailed extends Error {
+  override name = 'RestoreFailed';
+  constructor(
+    message: string,
+    readonly stderrTail = '',
+  ) {
+    super(message);
+  }
+}

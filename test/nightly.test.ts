@@ -198,6 +198,14 @@ describe('the nightly run', () => {
     expect(run.logs.find((l) => l.msg === 'backup failed')).toMatchObject({ container: 'echo', level: 50 });
   });
 
+  it('`audit` reads what the run wrote: Good for the backed-up ones, Failed for echo, exit 1', async () => {
+    const audit = await runCli(['audit', '--json'], toolEnv(rig, { adminDb: adminDbUrl.split('/').pop()!, bucket }));
+    expect(audit.exitCode).toBe(1);
+    const doc = JSON.parse(audit.stdout) as { containers: { name: string; status: string }[] };
+    const status = Object.fromEntries(doc.containers.map((c) => [c.name, c.status]));
+    expect(status).toEqual({ alpha: 'Good', bravo: 'Good', charlie: 'No policy', echo: 'Failed', foxtrot: 'Good' });
+  });
+
   it('never prints, records or mails a password', () => {
     const secrets = [...TOOL_SECRETS, ...['alpha', 'bravo', 'echo', 'foxtrot'].map(containerSecret)];
     expectNoSecrets('stdout', run.stdout, secrets);

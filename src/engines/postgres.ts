@@ -1,5 +1,5 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
-import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, Target } from './types.js';
+import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, Target } from './types.js';
 import { compressionOf, safeSegment } from './names.js';
 
 const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
@@ -60,6 +60,9 @@ export function parseDatabaseList(output: string): { name: string; size: number 
     });
 }
 
+const GLOBALS_OBJECT = /_globals\.sql(\.gz|\.zst)?$/;
+const DUMP_OBJECT = /\.dump(\.gz|\.zst)?$/;
+
 export const postgres: Engine = {
   name: 'Postgres',
   configKey: 'postgres',
@@ -84,37 +87,81 @@ export const postgres: Engine = {
     return [globals, ...databases];
   },
 
-  restoreSteps(objectNames: string[], to: RestoreTarget): RestoreStep[] {
+  /**
+   * The globals first (roles must exist before the objects they own), filtered so roles the target already has are
+   * left alone, with ON_ERROR_STOP; then one pg_restore per database, read from stdin. See pgRestoreCommand.
+   */
+  restoreSteps(objectNames: string[], to: RestoreTarget, source?: RestoreSource): RestoreStep[] {
     const steps: RestoreStep[] = [];
-    const globals = objectNames.find((n) => /_globals\.sql(\.gz|\.zst)?$/.test(n));
-    // Globals first: the roles must exist before the objects they own are restored.
-    if (globals && !to.database) {
+    const globals = objectNames.find((n) => GLOBALS_OBJECT.test(n));
+    if (globals && !to.noOwner) {
+      const existing = to.existingRoles ?? [];
       steps.push({
         objectName: globals,
         compression: compressionOf(globals),
-        // Roles that already exist make CREATE ROLE fail; that is expected on a live server, so no ON_ERROR_STOP here.
-        command: { argv: ['psql', '-X', '-q', '-d', 'postgres'], ...connection(to) },
+        command: { argv: ['psql', '-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres'], ...connection(to) },
+        filter: () => globalsFilter(existing),
+        completionMarker: GLOBALS_COMPLETE,
       });
     }
-    for (const objectName of objectNames.filter((n) => /\.dump(\.gz|\.zst)?$/.test(n))) {
-      const db = databaseOfObject(objectName);
-      if (to.database && db !== to.database) continue;
-      steps.push({
-        objectName,
-        compression: compressionOf(objectName),
-        command: {
-          argv: ['pg_restore', '--exit-on-error', '--no-password', '--create', '-d', 'postgres'],
-          ...connection(to),
-        },
-      });
+    for (const objectName of objectNames.filter((n) => DUMP_OBJECT.test(n))) {
+      if (to.database !== undefined && databaseOfObject(objectName, source?.segment) !== to.database) continue;
+      steps.push({ objectName, compression: compressionOf(objectName), command: pgRestoreCommand(to) });
     }
     return steps;
   },
 };
 
-/** `{Name}_{db}.dump` → db (the container name may itself contain '_', the db name is matched last). */
-export function databaseOfObject(objectName: string): string {
+/**
+ * `{Name}_{db}.dump` → db. The container name may itself contain '_', so it is cut off by the backup's segment when
+ * known; the admin DB's own backup is `{db}.dump` with no container part.
+ */
+export function databaseOfObject(objectName: string, segment?: string): string {
   const base = objectName.replace(/\.dump(\.gz|\.zst)?$/, '');
+  if (segment !== undefined) return base.startsWith(`${segment}_`) ? base.slice(segment.length + 1) : base;
   const cut = base.indexOf('_');
   return cut >= 0 ? base.slice(cut + 1) : base;
+}
+
+/**
+ * pg_restore reading a custom-format archive from stdin, stopping at the first error. Into a named database: one
+ * transaction, so a failure (a truncated or corrupt archive included) leaves it as it was. Otherwise --create
+ * recreates the database under its own name, with its settings; a failure there leaves a half database the caller
+ * drops.
+ */
+export function pgRestoreCommand(to: RestoreTarget): Command {
+  const argv: [string, ...string[]] = ['pg_restore', '--exit-on-error', '--no-password'];
+  if (to.intoDatabase !== undefined) argv.push('--single-transaction');
+  else argv.push('--create');
+  if (to.clean) argv.push('--clean', '--if-exists');
+  if (to.noOwner) argv.push('--no-owner', '--no-privileges');
+  argv.push('-d', to.intoDatabase !== undefined ? dbConninfo(to.intoDatabase) : 'postgres');
+  return { argv, ...connection(to) };
+}
+
+/** The last comment pg_dumpall writes: a globals object without it is truncated. */
+export const GLOBALS_COMPLETE = '-- PostgreSQL database cluster dump complete';
+
+const ROLE_STATEMENT = /^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")+"|[^\s;"]+)[\s;]/;
+
+/** A role name as pg_dumpall quotes it (`"Mixed Case"`, `plain`) → the name. */
+function unquoteIdentifier(text: string): string {
+  return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text;
+}
+
+/**
+ * pg_dumpall --globals-only output, minus the CREATE ROLE / ALTER ROLE / COMMENT ON ROLE statements of roles the
+ * target already has: restoring a backup never changes an existing role's password or attributes (the admin
+ * account's included), and CREATE ROLE cannot fail on them, so the SQL runs with ON_ERROR_STOP. Each of these
+ * statements is one line in pg_dumpall's output.
+ */
+export function globalsFilter(existingRoles: readonly string[]): LineFilter {
+  const existing = new Set(existingRoles);
+  return {
+    line(text) {
+      const match = ROLE_STATEMENT.exec(text);
+      if (match?.[1] && existing.has(unquoteIdentifier(match[1]))) return `-- mydb-backup: role ${match[1]} exists on the target: left as it is`;
+      return text;
+    },
+  };
 }

@@ -50,6 +50,21 @@ export interface RestoreStep {
    */
   compression: Compression;
   command: Command;
+  /** Plain-SQL objects: an edit of the decompressed stream, line by line, before the command reads it. */
+  filter?: () => LineFilter;
+  /**
+   * A line the end of the decompressed stream must hold (the dump tool's completion comment). Without it the object
+   * is truncated: the command is stopped before it reads the end of its input, and the restore fails.
+   */
+  completionMarker?: string;
+}
+
+/** A line-by-line edit of one plain-SQL stream; made fresh per stream, so it may keep state. Pure: no I/O. */
+export interface LineFilter {
+  /** The line (without its newline) as the command should read it, or null to leave it out. */
+  line(text: string): string | null;
+  /** At the end of the stream: throws when something the filter was asked for never came. */
+  end?(): void;
 }
 
 export interface RestoreTarget {
@@ -57,8 +72,27 @@ export interface RestoreTarget {
   port: number;
   user: string;
   password?: string;
-  /** Restore only this database (PostgreSQL: which .dump object; others: informative). */
+  /** Restore only this database of the backup (its name in the object names; PostgreSQL: which .dump object). */
   database?: string;
+  /**
+   * Load into this existing database instead of recreating the original under its own name (PostgreSQL: pg_restore
+   * --single-transaction into it, so a failed restore leaves it as it was).
+   */
+  intoDatabase?: string;
+  /** Replace what the target holds of the backup's objects (PostgreSQL: --clean --if-exists). */
+  clean?: boolean;
+  /** Leave out ownership, grants and roles (scratch restores on a verification server). */
+  noOwner?: boolean;
+  /** PostgreSQL: the roles the target already has; the globals neither create nor alter them (passwords stay). */
+  existingRoles?: readonly string[];
+  /** Extra client settings (PGSSLMODE...) taken from a URL. */
+  extraEnv?: Record<string, string>;
+}
+
+/** Where a backup's objects came from: object names start with the container's key segment. */
+export interface RestoreSource {
+  /** The backup's folder segment under the prefix (safeSegment of the container name, or `_admin-db`). */
+  segment: string;
 }
 
 export interface Engine {
@@ -74,5 +108,5 @@ export interface Engine {
   inventory?(target: Target): Command;
   dumpSteps(target: Target, inventoryOutput: string): DumpStep[];
   /** Objects of one backup (names as listed in S3) → the commands that load them into `to`, in order. */
-  restoreSteps(objectNames: string[], to: RestoreTarget): RestoreStep[];
+  restoreSteps(objectNames: string[], to: RestoreTarget, source?: RestoreSource): RestoreStep[];
 }

@@ -20,7 +20,7 @@ export function onEmergencyExit(fn: () => void): () => void {
  * Runs every registered cleanup, newest first. They stay registered: after a signal, startup work already under way may still spawn or write something, so they run
  * again on exit (every cleanup is idempotent).
  */
-export function runEmergencyCleanup(): void {
+function runEmergencyCleanup(): void {
   for (const fn of [...handlers].reverse()) {
     try {
       fn();

@@ -81,65 +81,69 @@ export async function scratchDir(baseDir: string, label: string): Promise<string
 
 const running = new Set<Rig>();
 
-/** Starts and seeds everything (in parallel); on any failure stops what did start and throws. */
+type RigServers = Pick<Rig, 'admin' | 'pgA' | 'pgB' | 'maria' | 'moto'>;
+
+/** Starts and seeds everything (in parallel); on any failure kills what did start, removes the dir, throws. */
 export async function startRig(baseDir?: string): Promise<Rig> {
   const dir = await ownedDir(baseDir ?? (await mkdtemp(join(tmpdir(), 'mydb-rig-'))));
   const stopWatchdog = reapWhenProcessExits(dir);
-  const pg = (name: string, adminPassword: string) => startPostgres({ baseDir: dir, name, adminPassword });
-  const started = await Promise.allSettled([
-    pg('admin', RIG_PASSWORDS.admin),
-    pg('pgA', RIG_PASSWORDS.pg),
-    pg('pgB', RIG_PASSWORDS.pg),
-    startMariadb({ baseDir: dir, rootPassword: RIG_PASSWORDS.maria }),
-    startMoto({ baseDir: dir }),
-  ]);
-  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const stopAll = async () => {
-    await Promise.allSettled(servers.map((s) => s.stop()));
-    await reapDir(dir); // servers tests started under baseDir and did not stop
+  const cleanUp = async () => {
+    await reapDir(dir); // kills whatever still runs from dir: leftovers of a failed start, servers tests left behind
     stopWatchdog();
   };
-  const failures = started.flatMap((s) => (s.status === 'rejected' ? [errorMessage(s.reason)] : []));
-  if (failures.length > 0) {
-    await stopAll();
-    throw new Error(`test rig failed to start:\n${failures.join('\n\n')}`);
-  }
-  const [admin, pgA, pgB, maria, moto] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [
-    PgServer, PgServer, PgServer, MariaServer, MotoServer,
-  ];
+  let servers: RigServers;
   try {
+    servers = await startServers(dir);
     await Promise.all([
-      seedPostgresContainer(pgA, PG_CONTAINER_A),
-      seedPostgresContainer(pgB, PG_CONTAINER_B),
-      seedMariadbContainer(maria),
+      seedPostgresContainer(servers.pgA, PG_CONTAINER_A),
+      seedPostgresContainer(servers.pgB, PG_CONTAINER_B),
+      seedMariadbContainer(servers.maria),
     ]);
   } catch (e) {
-    await stopAll();
-    throw new Error(`test rig failed to seed: ${errorMessage(e)}`, { cause: e });
+    await cleanUp();
+    throw new Error(`test rig failed to start: ${errorMessage(e)}`, { cause: e });
   }
-  const info: RigInfo = {
-    baseDir: dir,
-    admin: pgInfo(admin),
-    pgA: pgInfo(pgA),
-    pgB: pgInfo(pgB),
-    maria: mariaInfo(maria),
-    moto: motoInfo(moto),
-  };
   const rig: Rig = {
-    info,
+    ...servers,
     baseDir: dir,
-    admin,
-    pgA,
-    pgB,
-    maria,
-    moto,
-    stop: async () => {
+    info: {
+      baseDir: dir,
+      admin: pgInfo(servers.admin),
+      pgA: pgInfo(servers.pgA),
+      pgB: pgInfo(servers.pgB),
+      maria: mariaInfo(servers.maria),
+      moto: motoInfo(servers.moto),
+    },
+    async stop() {
       running.delete(rig);
-      await stopAll();
+      await Promise.allSettled(Object.values(servers).map((s) => s.stop()));
+      await cleanUp();
     },
   };
   running.add(rig);
   return rig;
+}
+
+/** All servers in parallel; when one fails, waits for the others to settle (so none starts later) and throws. */
+async function startServers(dir: string): Promise<RigServers> {
+  const pg = (name: string, adminPassword: string) => startPostgres({ baseDir: dir, name, adminPassword });
+  const pending = {
+    admin: pg('admin', RIG_PASSWORDS.admin),
+    pgA: pg('pgA', RIG_PASSWORDS.pg),
+    pgB: pg('pgB', RIG_PASSWORDS.pg),
+    maria: startMariadb({ baseDir: dir, rootPassword: RIG_PASSWORDS.maria }),
+    moto: startMoto({ baseDir: dir }),
+  };
+  const results = await Promise.allSettled(Object.values(pending));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
+  if (failures.length > 0) throw new Error(failures.join('\n\n'));
+  return {
+    admin: await pending.admin,
+    pgA: await pending.pgA,
+    pgB: await pending.pgB,
+    maria: await pending.maria,
+    moto: await pending.moto,
+  };
 }
 
 /** Stops every rig this process started. */

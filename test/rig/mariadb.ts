@@ -1,5 +1,5 @@
 /** A throwaway MariaDB server on 127.0.0.1 (mariadb-install-db + mariadbd, run as `mysql` when we are root). */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { freePort, LOOPBACK } from './ports.js';
 import { findBinary, ownedDir, runAs, runTool, spawnServer, type Account, type ServerProcess } from './proc.js';
 import { GiveUp, waitUntil, withLogTails } from './wait.js';
@@ -108,7 +108,9 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<MariaServ
 
 async function installDb(info: MariaInfo, dir: string, owner: Account | undefined): Promise<void> {
   const args = ['--no-defaults', '--auth-root-authentication-method=normal', `--datadir=${info.dataDir}`, '--skip-test-db'];
-  await runTool(findBinary('mariadb-install-db', SBIN), owner ? [...args, '--user=mysql'] : args, { cwd: dir });
+  // Its bootstrap server puts temp files in $TMPDIR, which the mysql user may not be able to write.
+  const env = { TMPDIR: dir };
+  await runTool(findBinary('mariadb-install-db', SBIN), owner ? [...args, '--user=mysql'] : args, { cwd: dir, env });
 }
 
 function serverArgs(info: MariaInfo, owner: Account | undefined): string[] {
@@ -121,6 +123,7 @@ function serverArgs(info: MariaInfo, owner: Account | undefined): string[] {
     `--socket=${info.socket}`,
     `--pid-file=${join(info.dataDir, 'mariadbd.pid')}`,
     `--log-error=${info.logFile}`,
+    `--tmpdir=${dirname(info.dataDir)}`,
     '--skip-name-resolve', // else 127.0.0.1 clients are matched as @localhost
     '--character-set-server=utf8mb4',
     '--collation-server=utf8mb4_unicode_ci',

@@ -155,10 +155,7 @@ function postmasterPid(dataDir: string): number | undefined {
   return pid > 0 ? pid : undefined;
 }
 
-/**
- * Emergency stop, synchronous: SIGKILL the postmaster's process group (it leads one, backends included), so
- * nothing writes into the data directory while it is being removed.
- */
+/** Emergency stop, synchronous and instant: SIGKILL the postmaster's process group (backends included). */
 function killPostmaster(dataDir: string): void {
   const pid = postmasterPid(dataDir);
   if (pid === undefined) return;

@@ -65,8 +65,9 @@ export async function runTool(cmd: string, args: string[], opts: ToolOptions = {
     reject: false,
   });
   if (result.failed) {
+    // shortMessage names the command and how it failed; secrets never go in argv (env or stdin instead).
     const output = (result.stderr || result.stdout).trim().split('\n').slice(-15).join('\n');
-    throw new Error(`${cmd} ${args[0] ?? ''} failed (${(result.shortMessage ?? '').split('\n')[0]}):\n${output}`);
+    throw new Error(`${(result.shortMessage ?? `${cmd} failed`).split('\n')[0]}\n${output}`);
   }
   return result.stdout;
 }

@@ -1,0 +1,291 @@
+// One restore step, the counterpart of stream-step.ts: S3 GetObject → meter → decompress → (line filter) → gate →
+// the restore command's stdin. Nothing touches the disk. Success means the whole object was read (as many bytes as S3
+// announced), the decompressor and the filter were satisfied, the completion marker (if any) was there, and the
+// command exited 0. Anything else stops the command — before it reads the end of its input whenever the problem is
+// known by then — and fails with a message naming the object and what went wrong.
+import { pipeline, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import type { LineFilter, RestoreStep } from '../engines/types.js';
+import { BackupFailed, RestoreFailed } from '../errors.js';
+import { s3Url } from '../storage/s3.js';
+import type { Masker } from '../util/mask.js';
+import { startCommand } from './command.js';
+import { createDecompressor } from './decompress.js';
+import { Meter } from './meter.js';
+import { describeS3Error, mibPerSecond } from './stream-step.js';
+
+export interface RestoreStepContext {
+  client: S3Client;
+  bucket: string;
+  mask: Masker;
+  log: Logger;
+  /** Epoch ms after which the restore is stopped (the overall --timeout). */
+  deadline: number;
+  progressIntervalMs: number;
+  signal: AbortSignal;
+}
+
+export interface RestoreStepResult {
+  key: string;
+  /** Bytes read from S3 (compressed). */
+  bytes: number;
+  durationMs: number;
+}
+
+/** What is done to an object's bytes on their way to the reader. */
+export type ObjectReading = Pick<RestoreStep, 'compression' | 'filter' | 'completionMarker'>;
+
+interface Sink {
+  stream: Writable;
+  /** Rejects when the reader failed (the command's exit code). */
+  finished: Promise<void>;
+  kill(reason: string): void;
+  what: string;
+}
+
+/** The last bytes held back until the end is known good: the command never reads the end of a bad stream. */
+const HELD_BACK_BYTES = 64 * 1024;
+
+/** Streams one object into the step's command and waits for the command's verdict. */
+export async function streamObjectToCommand(step: RestoreStep, key: string, ctx: RestoreStepContext): Promise<RestoreStepResult> {
+  const what = step.command.argv[0];
+  return streamObject(step, key, ctx, async () => {
+    const running = await startCommand(step.command, { mask: ctx.mask, stdin: 'pipe', what });
+    if (!running.stdin) throw new Error(`${what} has no stdin`);
+    // The tools print little (notices, SELECT results of a dump); read it so they never block on a full pipe.
+    running.stdout.resume();
+    return { stream: running.stdin, finished: running.finished, kill: running.kill, what };
+  });
+}
+
+/** Reads one object whole, through the same checks, into nothing: does it decompress, and is it complete? */
+export async function readObjectThrough(reading: ObjectReading, key: string, ctx: RestoreStepContext): Promise<RestoreStepResult> {
+  return streamObject(reading, key, ctx, async () => ({
+    stream: new Writable({ write: (_chunk, _enc, done) => done() }),
+    finished: Promise.resolve(),
+    kill: () => {},
+    what: 'the check',
+  }));
+}
+
+type Stage = 's3' | 'decompress' | 'filter' | 'check' | 'reader' | 'stopped';
+
+async function streamObject(reading: ObjectReading, key: string, ctx: RestoreStepContext, openSink: () => Promise<Sink>): Promise<RestoreStepResult> {
+  const started = Date.now();
+  const url = s3Url(ctx.bucket, key);
+  let body: Readable;
+  let expectedBytes: number | undefined;
+  try {
+    const object = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }), { abortSignal: ctx.signal });
+    if (!object.Body) throw new Error('S3 returned no body');
+    body = object.Body as Readable;
+    expectedBytes = object.ContentLength;
+  } catch (err) {
+    throw new RestoreFailed(`cannot read ${url}: ${ctx.mask(describeS3Error(err))}`);
+  }
+
+  let sink: Sink;
+  let decompressor: Awaited<ReturnType<typeof createDecompressor>>;
+  try {
+    decompressor = await createDecompressor(reading.compression, ctx.mask);
+    sink = await openSink();
+  } catch (err) {
+    body.destroy();
+    throw err instanceof BackupFailed ? new RestoreFailed(err.message, err.stderrTail) : err;
+  }
+
+  const meter = new Meter();
+  const filter = reading.filter ? new LineFilterStream(reading.filter()) : undefined;
+  const gate = new Gate(async (tail) => {
+    // zstd's output just ends when it fails: its exit code decides, before the reader sees the end.
+    await decompressor.finished;
+    if (expectedBytes !== undefined && meter.bytes !== expectedBytes) {
+      throw new Error(`read ${meter.bytes} of its ${expectedBytes} bytes`);
+    }
+    if (reading.completionMarker && !endsWithMarker(tail, reading.completionMarker)) {
+      throw new Error(`it is truncated: its end lacks '${reading.completionMarker}'`);
+    }
+  });
+
+  let failure: { stage: Stage; err: unknown } | undefined;
+  const stopAll = (reason: string) => {
+    sink.kill(reason);
+    decompressor.kill(reason);
+  };
+  const failAt = (stage: Stage) => (err: unknown) => {
+    if (failure) return;
+    failure = { stage, err };
+    // Stop the reader before its stdin is closed: it must not take a cut stream for a whole one.
+    if (stage !== 'reader') stopAll('was stopped because its input failed');
+  };
+  // Registered before pipeline() registers its own, so they run first.
+  body.on('error', failAt('s3'));
+  meter.on('error', failAt('s3'));
+  decompressor.stream.on('error', failAt('decompress'));
+  filter?.on('error', failAt('filter'));
+  gate.on('error', failAt('check'));
+  sink.stream.on('error', failAt('reader'));
+
+  let lastProgress = started;
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    const stop = ctx.signal.aborted ? 'was interrupted' : now > ctx.deadline ? 'timed out (--timeout)' : undefined;
+    if (stop && !failure) {
+      failAt('stopped')(new Error(stop));
+      body.destroy(new Error(stop));
+    }
+    if (now - lastProgress >= ctx.progressIntervalMs) {
+      lastProgress = now;
+      ctx.log.info({ key, bytes: meter.bytes, of: expectedBytes, mibps: mibPerSecond(meter.bytes, now - started) }, 'restore progress');
+    }
+  }, Math.min(1000, ctx.progressIntervalMs));
+
+  const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [body, meter, decompressor.stream, ...(filter ? [filter] : []), gate, sink.stream];
+  try {
+    await new Promise<void>((resolve) => {
+      // The pipeline's own error is only a fallback: the listeners above say which stage failed first.
+      pipeline(stages as unknown as [Readable, Writable], (err) => {
+        if (err) failAt('reader')(err);
+        resolve();
+      });
+    });
+    if (failure) {
+      stopAll('was stopped because its input failed');
+      const [reader, decompressed] = await Promise.allSettled([sink.finished, decompressor.finished]);
+      throw describeFailure(failure, url, sink.what, reader, decompressed, ctx.mask);
+    }
+    try {
+      await sink.finished;
+    } catch (err) {
+      throw toRestoreFailed(err, `restoring ${url}: `);
+    }
+    return { key, bytes: meter.bytes, durationMs: Date.now() - started };
+  } finally {
+    clearInterval(watchdog);
+  }
+}
+
+function toRestoreFailed(err: unknown, prefix: string): RestoreFailed {
+  if (err instanceof RestoreFailed) return err;
+  if (err instanceof BackupFailed) return new RestoreFailed(`${prefix}${err.message}`, err.stderrTail);
+  return new RestoreFailed(`${prefix}${(err as Error).message ?? String(err)}`);
+}
+
+/** The first failure, said the way an operator can act on it; the reader's stderr is kept for the log. */
+function describeFailure(
+  failure: { stage: Stage; err: unknown },
+  url: string,
+  reader: string,
+  readerResult: PromiseSettledResult<void>,
+  decompressorResult: PromiseSettledResult<void>,
+  mask: Masker,
+): RestoreFailed {
+  // A failed zstd breaks its pipes too: its own exit status and stderr say more than EPIPE does.
+  const decompressorError = decompressorResult.status === 'rejected' ? (decompressorResult.reason as Error) : undefined;
+  const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
+  const message = mask(cause instanceof Error ? cause.message : String(cause));
+  const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
+  const tail = readerError instanceof BackupFailed ? readerError.stderrTail : '';
+  switch (failure.stage) {
+    case 'reader':
+      // The command ended (or broke its stdin) before it had read everything: its own error says why.
+      if (readerError) return toRestoreFailed(readerError, `restoring ${url}: `);
+      return new RestoreFailed(`restoring ${url}: ${reader} stopped reading before the end of the object (${message})`);
+    case 's3':
+      return new RestoreFailed(`reading ${url} failed: ${mask(describeS3Error(failure.err))}`, tail);
+    case 'decompress':
+      return new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${message})`, tail);
+    case 'check':
+      return new RestoreFailed(`${url} is corrupt or truncated: ${message}`, tail);
+    case 'filter':
+      return new RestoreFailed(`restoring ${url}: ${message}`, tail);
+    case 'stopped':
+      return new RestoreFailed(`restoring ${url} ${message}`, tail);
+  }
+}
+
+function endsWithMarker(tail: Buffer, marker: string): boolean {
+  const text = tail.toString('utf8');
+  return text.startsWith(marker) || text.includes(`\n${marker}`);
+}
+
+/** Passes everything but the last HELD_BACK_BYTES at once; those only after `check` accepted the end. */
+class Gate extends Transform {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+
+  constructor(private readonly check: (tail: Buffer) => Promise<void>) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    while (this.held.length > 1 && this.heldBytes - this.held[0]!.length >= HELD_BACK_BYTES) {
+      const first = this.held.shift()!;
+      this.heldBytes -= first.length;
+      this.push(first);
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    const tail = Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.check(tail).then(
+      () => done(null, tail),
+      (err: unknown) => done(err as Error),
+    );
+  }
+}
+
+/**
+ * Applies a LineFilter to a byte stream. Lines the filter returns unchanged keep their original bytes (whatever their
+ * encoding); only edited lines are re-encoded as UTF-8.
+ */
+class LineFilterStream extends Transform {
+  private partial: Buffer[] = [];
+
+  constructor(private readonly lineFilter: LineFilter) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+        const piece = chunk.subarray(start, nl);
+        const line = this.partial.length ? Buffer.concat([...this.partial, piece]) : piece;
+        this.partial = [];
+        this.emitLine(line, true);
+        start = nl + 1;
+      }
+      if (start < chunk.length) this.partial.push(chunk.subarray(start));
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      if (this.partial.length) this.emitLine(Buffer.concat(this.partial), false);
+      this.partial = [];
+      this.lineFilter.end?.();
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  private emitLine(line: Buffer, newline: boolean): void {
+    const text = line.toString('utf8');
+    const out = this.lineFilter.line(text);
+    if (out === null) return;
+    const bytes = out === text ? line : Buffer.from(out, 'utf8');
+    this.push(newline ? Buffer.concat([bytes, NEWLINE]) : bytes);
+  }
+}
+
+const NEWLINE = Buffer.from('\n');

@@ -1,0 +1,83 @@
+// What restore and verify ask a MariaDB target, through the mariadb client (no driver): its user databases and their
+// tables; dropping (scratch) databases; counting rows. The password goes in a 0600 --defaults-file, never argv.
+import type { Command } from '../engines/types.js';
+import { optionFileValue } from '../engines/mariadb.js';
+import { MARIADB_SYSTEM_DATABASES } from '../engines/mariadb-filter.js';
+import { captureCommand } from '../pipeline/command.js';
+import type { Masker } from '../util/mask.js';
+import type { DatabaseStats, TableCount } from './postgres-server.js';
+import type { ServerConnection } from './target.js';
+
+const TIMEOUT_MS = 10 * 60_000;
+
+export const mariadbName = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+const sqlString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const SYSTEM_LIST = MARIADB_SYSTEM_DATABASES.map(sqlString).join(', ');
+
+function queryCommand(conn: ServerConnection, sql: string): Command {
+  const argv: [string, ...string[]] = [
+    'mariadb',
+    `--host=${conn.host}`,
+    `--port=${conn.port}`,
+    '--protocol=TCP',
+    `--user=${conn.user}`,
+    '--batch',
+    '--skip-column-names',
+    '--default-character-set=utf8mb4',
+    '-e',
+    sql,
+  ];
+  if (conn.password === undefined) return { argv };
+  return {
+    argv,
+    configFile: { content: `[client]\npassword=${optionFileValue(conn.password)}\n`, args: (path) => [`--defaults-file=${path}`], position: 'first' },
+  };
+}
+
+/** --batch output: rows by line, cells by tab, with \n \t \\ \0 escaped. */
+function parseBatch(out: string): string[][] {
+  const unescapes: Record<string, string> = { n: '\n', t: '\t', '0': '\0', '\\': '\\' };
+  return out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => line.split('\t').map((cell) => cell.replace(/\\(.)/g, (_, c: string) => unescapes[c] ?? c)));
+}
+
+async function query(conn: ServerConnection, sql: string, mask: Masker): Promise<string[][]> {
+  return parseBatch(await captureCommand(queryCommand(conn, sql), { mask, timeoutMs: TIMEOUT_MS, what: `mariadb on ${conn.host}:${conn.port}` }));
+}
+
+/** The server's user databases (system schemas left out), each with its number of base tables. */
+export async function mariadbUserDatabases(conn: ServerConnection, mask: Masker): Promise<Map<string, number>> {
+  const rows = await query(
+    conn,
+    `SELECT s.SCHEMA_NAME, COUNT(t.TABLE_NAME) FROM information_schema.SCHEMATA s
+       LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME AND t.TABLE_TYPE = 'BASE TABLE'
+      WHERE s.SCHEMA_NAME NOT IN (${SYSTEM_LIST}) GROUP BY s.SCHEMA_NAME`,
+    mask,
+  );
+  return new Map(rows.map(([name = '', tables = '0']) => [name, Number(tables)]));
+}
+
+export async function mariadbDropDatabase(conn: ServerConnection, database: string, mask: Masker): Promise<void> {
+  await query(conn, `DROP DATABASE IF EXISTS ${mariadbName(database)}`, mask);
+}
+
+/** Every base table of the database with its exact row count. */
+export async function mariadbDatabaseStats(conn: ServerConnection, database: string, mask: Masker, label = database): Promise<DatabaseStats> {
+  const names = await query(
+    conn,
+    `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
+    mask,
+  );
+  const tables: TableCount[] = [];
+  if (names.length) {
+    const counts = await query(
+      conn,
+      names.map(([t = '']) => `SELECT ${sqlString(t)}, COUNT(*) FROM ${mariadbName(database)}.${mariadbName(t)}`).join(' UNION ALL '),
+      mask,
+    );
+    for (const [table = '', rows = '0'] of counts) tables.push({ table, rows: Number(rows) });
+  }
+  return { database: label, tables, rows: tables.reduce((n, t) => n + t.rows, 0), largeObjects: 0 };
+}
