@@ -113,7 +113,7 @@ describe('MariaDB', () => {
     }
     expect(command.configFile?.position).toBe('first');
     expect(command.configFile?.content).toBe(`[client]\npassword=${optionFileValue(PASSWORD)}\n`);
-    expect(renderCommand(command, identity)).toMatch(/^mariadb-dump '--defaults-file=<0600-temp-file>' --host=db\.internal /);
+    expect(renderCommand(command, identity)).toMatch(/^mariadb-dump --defaults-file=<0600-temp-file> --host=db\.internal /);
   });
 
   it('without a password leaves the option files alone', () => {
