@@ -10,6 +10,7 @@ import { runBackups } from './run.js';
 import { exitCodeOf, type RunSummary } from './summary.js';
 import { runAudit } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
+import { registerRestoreCommands } from './commands/register-restore.js';
 import { makeMasker, type Masker } from './util/mask.js';
 import { parseDuration } from './util/duration.js';
 
@@ -37,6 +38,7 @@ const runFlags = z.object({
   timeout: durationFlag('--timeout'),
   stallTimeout: durationFlag('--stall-timeout'),
   envFile: z.string().optional(),
+  compress: z.enum(['none', 'gzip', 'zstd'], { message: '--compress must be none, gzip or zstd' }).optional(),
 });
 type RunFlags = z.infer<typeof runFlags>;
 
@@ -99,6 +101,8 @@ async function backupAction(names: string[], raw: unknown, adminDbOnly = false):
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.stallTimeout ? { stallTimeoutMs: flags.stallTimeout } : {}),
+    // --compress overrides BACKUP_COMPRESS_MARIADB/MONGODB for this run; PostgreSQL's -Fc compresses itself.
+    ...(flags.compress ? { compression: { ...ctx.config.compression, mariadb: flags.compress, mongodb: flags.compress } } : {}),
   };
   const signal = interruptSignal(ctx.log);
   const summary = await runBackups(
@@ -128,6 +132,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'containers backed up at the same time (default BACKUP_CONCURRENCY or 2)')
     .option('--timeout <duration>', 'kill a backup running longer than this (default BACKUP_TIMEOUT or 12h)')
     .option('--stall-timeout <duration>', 'kill a dump that writes nothing for this long (default BACKUP_STALL_TIMEOUT or 10m)')
+    .addOption(new Option('--compress <mode>', 'stream compression of SQL and archive dumps for this run').choices(['none', 'gzip', 'zstd']))
     .option('--worker', 'one of several processes (hosts) sharing this run: claim containers one by one, no run lock')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
@@ -164,6 +169,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       const ctx = setUp(flags);
       setExitCode(await runCheck(ctx.config, ctx.mask, (line) => process.stdout.write(`${line}\n`)));
     });
+  registerRestoreCommands(program, setExitCode);
   return program;
 }
 

@@ -74,11 +74,11 @@ describe('MariaDB containers', () => {
   });
 
   it.each([
-    ['zstd', '.sql.zst', (b: Buffer) => b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))],
-    ['none', '.sql', (b: Buffer) => b.toString('utf8', 0, 200).includes('MariaDB dump')],
-  ])('compress with BACKUP_COMPRESS_MARIADB=%s into %s', async (mode, suffix, looksRight) => {
-    const s = await scenario(`maria${mode}`, [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }], { BACKUP_COMPRESS_MARIADB: mode });
-    const run = await runCli(['crmbox'], s.env);
+    ['BACKUP_COMPRESS_MARIADB=zstd', { BACKUP_COMPRESS_MARIADB: 'zstd' }, [], '.sql.zst', (b: Buffer) => b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))],
+    ['--compress none', {}, ['--compress', 'none'], '.sql', (b: Buffer) => b.toString('utf8', 0, 200).includes('MariaDB dump')],
+  ])('compress with %s into %s', async (label, extra, flags, suffix, looksRight) => {
+    const s = await scenario(`maria${label.length}`, [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }], extra);
+    const run = await runCli([...flags, 'crmbox'], s.env);
     expect(run.exitCode, run.stdout).toBe(0);
     const [key] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
     expect(key!.endsWith(suffix)).toBe(true);

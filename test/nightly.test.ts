@@ -282,3 +282,38 @@ describe('named, on-demand and dry runs', () => {
     expect(await listKeys(s3, s.bucket, '')).toEqual([]);
   });
 });
+
+describe('check and SSE-KMS', () => {
+  it('`check` reaches everything and names what cannot be backed up; a dead SMTP server is a FAIL', async () => {
+    const s = await scenario('check', [
+      { name: 'alpha', engine: 'Postgres', port: rig.pgA.port },
+      { name: 'odd', engine: 'Oracle', port: rig.pgA.port },
+    ]);
+    const good = await runCli(['check'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink }));
+    expect(good.exitCode, good.stdout).toBe(0);
+    expect(good.stdout).toContain('OK    admin database reached: 2 active containers');
+    expect(good.stdout).toContain("WARN  container odd cannot be backed up: unknown dbengine 'Oracle'");
+    expect(good.stdout).toContain(`OK    bucket ${s.bucket} writable with AES256 encryption`);
+    expect(good.stdout).toMatch(/OK {4}SMTP 127\.0\.0\.1:\d+ accepts mail/);
+    expect(good.stdout).toMatch(/OK {4}pg_dump found at \//);
+    expect(await listKeys(s3, s.bucket, '')).toEqual([]);
+    const bad = await runCli(['check'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink, extra: { SMTP_PORT: String(await freePort()) } }));
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL {2}SMTP 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    expectNoSecrets('check output', good.stdout + bad.stdout);
+  });
+
+  it('BACKUP_SSE=aws:kms stores objects under the configured KMS key and verifies it', async () => {
+    const s = await scenario('kms', [{ name: 'gamma', engine: 'Postgres', port: rig.pgB.port }]);
+    const keyId = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    const run = await runCli(['gamma'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, extra: { BACKUP_SSE: 'aws:kms', BACKUP_SSE_KMS_KEY_ID: keyId } }));
+    expect(run.exitCode, run.stdout).toBe(0);
+    const keys = await listKeys(s3, s.bucket, 'mydb/gamma/');
+    expect(keys.length).toBeGreaterThan(1);
+    for (const key of keys) {
+      const head = await headObject(s3, s.bucket, key);
+      expect(head.ServerSideEncryption).toBe('aws:kms');
+      expect(head.SSEKMSKeyId).toContain('11111111-2222-3333-4444-555555555555');
+    }
+  });
+});

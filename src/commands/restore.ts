@@ -1,0 +1,234 @@
+// `backup-all restore NAME` and `backup-all list NAME`: read a container's backups back from S3.
+//
+// restore: pick the backup (--backup-id ID, or the newest one the backups log says succeeded), work out the target
+// (--to URL or --to-container NAME), refuse a non-empty target without --force, then stream each object from S3
+// through its decompressor into the engine's restore tool; every exit code checked, nothing on disk. One action_log
+// row per restore. `--verify` restores into scratch databases on the verification server instead (see verify.ts).
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import { activeContainers } from '../admin-db/queries.js';
+import { backupLog, containerByName, type LoggedBackup } from '../admin-db/restore-queries.js';
+import type { AdminDb } from '../admin-db/pool.js';
+import type { Config } from '../config.js';
+import { findEngine } from '../engines/index.js';
+import { CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
+import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
+import type { RestoreStepContext } from '../pipeline/restore-step.js';
+import { describeS3Error } from '../pipeline/stream-step.js';
+import { optionalAdminDb, recordAction } from '../restore/admin.js';
+import { executeRestore } from '../restore/execute.js';
+import { planRestore } from '../restore/plan.js';
+import { engineOfObjects, findBackup, segmentOf, type BackupSource } from '../restore/source.js';
+import { containerDestination, parseTargetUrl, type RestoreDestination } from '../restore/target.js';
+import { verifyBackup } from '../restore/verify.js';
+import { containerFolder, listBackupFolders, type BackupFolder } from '../storage/listing.js';
+import { createS3Client, s3Url } from '../storage/s3.js';
+import { formatBytes, formatDuration } from '../util/duration.js';
+import { makeMasker, type Masker } from '../util/mask.js';
+
+export interface CommandIo {
+  log: Logger;
+  mask: Masker;
+  /** Human-readable output (stdout). */
+  print: (line: string) => void;
+  /** SIGTERM/SIGINT: stop the restore (its command is killed, the restore fails). */
+  signal: AbortSignal;
+}
+
+export interface RestoreOptions {
+  name: string;
+  /** A backup_id, or 'latest' (the default). */
+  backupId?: string;
+  /** Only this database of the backup (its name at backup time). */
+  database?: string;
+  /** postgresql://… | mariadb://… | mongodb://… */
+  to?: string;
+  /** An active container (the configured DB host, its Port). */
+  toContainer?: string;
+  force: boolean;
+  /** Restore into scratch databases on the verification server, count, drop. */
+  verify: boolean;
+}
+
+export function stepContext(config: Config, io: CommandIo, client: S3Client, mask: Masker = io.mask): RestoreStepContext {
+  return {
+    client,
+    bucket: config.s3.bucket,
+    mask,
+    log: io.log,
+    deadline: Date.now() + config.timeoutMs,
+    progressIntervalMs: config.progressIntervalMs,
+    signal: io.signal,
+  };
+}
+
+/** Lists the container's backups, turning an unreachable bucket into "could not start" (exit 3). */
+async function backupsOf<T>(config: Config, what: () => Promise<T>): Promise<T> {
+  try {
+    return await what();
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof CannotStartError) throw err;
+    throw new CannotStartError(`cannot list s3://${config.s3.bucket}/${config.s3.prefix}/: ${describeS3Error(err)}`);
+  }
+}
+
+const firstLine = (text: string) => text.split('\n').find((l) => l.trim() !== '') ?? text;
+
+export async function runRestore(config: Config, opts: RestoreOptions, io: CommandIo): Promise<number> {
+  const targets = [opts.to, opts.toContainer].filter((t) => t !== undefined).length;
+  if (opts.verify && targets > 0) throw new ConfigError('--verify restores into a scratch database on the verification server: give no --to / --to-container with it');
+  if (!opts.verify && targets !== 1) {
+    throw new ConfigError('say where to restore: --to postgresql://…|mariadb://…|mongodb://… or --to-container NAME (or --verify for a test restore)');
+  }
+  if (opts.verify && (opts.database !== undefined || opts.force)) throw new ConfigError('--database and --force do not go with --verify');
+
+  const client = createS3Client(config.s3);
+  const db = await optionalAdminDb(config, io, opts.toContainer !== undefined);
+  try {
+    const source = await backupsOf(config, () => findBackup({ client, config, db }, opts.name, opts.backupId));
+    io.print(
+      `Backup ${source.folder.backupId} of ${source.name} (${source.engine.name}, ${source.folder.objects.length} objects, ` +
+        `${formatBytes(source.folder.bytes)}) at ${s3Url(config.s3.bucket, source.folder.folder)}`,
+    );
+    io.print(`  chosen: ${source.reason}`);
+    if (opts.verify) return await verifyOne(config, source, db, client, io);
+
+    const destination = opts.to
+      ? parseTargetUrl(opts.to, config.credentials)
+      : await containerTarget(db!, opts.toContainer!, source, config);
+    const mask = makeMasker([...config.secrets, ...(destination.conn.password ? [destination.conn.password] : [])]);
+    const plan = await planRestore({ source, destination, ...(opts.database !== undefined ? { database: opts.database } : {}), force: opts.force }, mask);
+    const into = `${destination.label}${plan.databases.length ? ` (database${plan.databases.length > 1 ? 's' : ''} ${plan.databases.join(', ')})` : ' (whole server)'}`;
+    io.print(`Restoring into ${into}`);
+    for (const note of plan.notes) io.print(`  note: ${note}`);
+    io.log.info({ container: source.name, backupId: source.folder.backupId, target: destination.label, databases: plan.databases }, 'restore started');
+
+    const what = `restore of backup ${source.folder.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}) into ${into}`;
+    let code = 0;
+    let description: string;
+    try {
+      const run = await executeRestore(plan, source, stepContext(config, io, client, mask), io.print);
+      description = `${what}: OK, ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`;
+      io.print(`Restore finished: ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`);
+      io.log.info({ container: source.name, backupId: source.folder.backupId, bytes: run.bytes, durationMs: run.durationMs }, 'restore done');
+    } catch (err) {
+      if (!(err instanceof Error)) throw err;
+      const message = mask(err.message);
+      description = `${what}: FAILED: ${firstLine(message)}`;
+      io.print(`Restore FAILED: ${message}`);
+      const tail = err instanceof RestoreFailed && err.stderrTail && !message.includes(err.stderrTail) ? mask(err.stderrTail) : '';
+      if (tail) io.print(tail.split('\n').map((l) => `  | ${l}`).join('\n'));
+      io.log.error({ container: source.name, backupId: source.folder.backupId, err: message }, 'restore failed');
+      code = 1;
+    }
+    const recorded = await recordAction(db, { cId: source.cId, name: source.name, action: 'restore', description }, { log: io.log, mask });
+    return code !== 0 ? code : recorded ? 0 : 4;
+  } finally {
+    client.destroy();
+    await db?.end().catch(() => {});
+  }
+}
+
+async function containerTarget(db: AdminDb, name: string, source: BackupSource, config: Config): Promise<RestoreDestination> {
+  const container = (await activeContainers(db)).find((c) => c.name === name);
+  if (!container) throw new ConfigError(`--to-container: no active container named '${name}'`);
+  if (container.problem) throw new ConfigError(`--to-container ${name}: ${container.problem}`);
+  const engine = findEngine(container.engine);
+  if (!engine) throw new ConfigError(`--to-container ${name}: unknown dbengine '${container.engine}'`);
+  if (engine !== source.engine) throw new ConfigError(`--to-container ${name} is a ${engine.name} container; backup ${source.folder.backupId} of '${source.name}' is ${source.engine.name}`);
+  return containerDestination(container, engine.configKey, config);
+}
+
+async function verifyOne(config: Config, source: BackupSource, db: AdminDb | undefined, client: S3Client, io: CommandIo): Promise<number> {
+  io.print(`Verifying: a test restore into scratch databases on the verification server`);
+  const outcome = await verifyBackup(source, config, stepContext(config, io, client));
+  const line = `verify ${source.name} ${source.folder.backupId}: ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+  io.print(line);
+  const description = `verify of backup ${source.folder.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+  const recorded = await recordAction(db, { cId: source.cId, name: source.name, action: 'verify', description }, io);
+  if (outcome.status !== 'ok') return 1;
+  return recorded ? 0 : 4;
+}
+
+// ------------------------------------------------------------------------------------------------------------- list
+
+export interface ListedBackup {
+  backupId: string;
+  inS3: boolean;
+  bytes: number;
+  objects: { name: string; key: string; bytes: number; lastModified?: string }[];
+  /** From the backups log: ok, failed, started (no end row), or unlogged (S3 only). */
+  status: 'ok' | 'failed' | 'started' | 'unlogged';
+  backupType?: string;
+  start?: string;
+  end?: string;
+  errMsg?: string;
+}
+
+/** S3 folders and log entries merged by backup_id, newest first. Pure. */
+export function mergeBackups(folders: readonly BackupFolder[], log: readonly LoggedBackup[]): ListedBackup[] {
+  const ids = new Set([...folders.map((f) => f.backupId), ...log.map((l) => l.backupId)]);
+  return [...ids]
+    .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))
+    .map((backupId) => {
+      const folder = folders.find((f) => f.backupId === backupId);
+      const logged = log.find((l) => l.backupId === backupId);
+      const status: ListedBackup['status'] = !logged ? 'unlogged' : logged.end === undefined ? 'started' : logged.ok ? 'ok' : 'failed';
+      return {
+        backupId,
+        inS3: folder !== undefined,
+        bytes: folder?.bytes ?? 0,
+        objects: (folder?.objects ?? []).map((o) => ({
+          name: o.name,
+          key: o.key,
+          bytes: o.bytes,
+          ...(o.lastModified ? { lastModified: o.lastModified.toISOString() } : {}),
+        })),
+        status,
+        ...(logged?.backupType ? { backupType: logged.backupType } : {}),
+        ...(logged?.start ? { start: logged.start.toISOString() } : {}),
+        ...(logged?.end ? { end: logged.end.toISOString() } : {}),
+        ...(logged?.errMsg ? { errMsg: logged.errMsg } : {}),
+      };
+    });
+}
+
+const STATUS_TEXT: Record<ListedBackup['status'], string> = { ok: 'OK', failed: 'FAILED', started: 'NO END', unlogged: 'NOT LOGGED' };
+const utc = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+
+export async function runList(config: Config, opts: { name: string; json: boolean }, io: Omit<CommandIo, 'signal'>): Promise<number> {
+  const client = createS3Client(config.s3);
+  const db = await optionalAdminDb(config, io, false);
+  try {
+    const segment = segmentOf(opts.name);
+    const location = s3Url(config.s3.bucket, containerFolder(config.s3.prefix, segment));
+    const folders = await backupsOf(config, () => listBackupFolders(client, config.s3.bucket, config.s3.prefix, segment));
+    const log = db ? await backupLog(db, opts.name) : [];
+    const container = db && opts.name !== ADMIN_DB_SEGMENT ? await containerByName(db, opts.name) : undefined;
+    const engine =
+      opts.name === ADMIN_DB_SEGMENT ? 'Postgres' : (container && findEngine(container.engine)?.name) ?? engineOfObjects(folders[0]?.objects.map((o) => o.name) ?? [])?.name;
+    const backups = mergeBackups(folders, log);
+    if (opts.json) {
+      io.print(JSON.stringify({ name: opts.name, engine: engine ?? null, location, backupsLogRead: db !== undefined, backups }));
+      return backups.length ? 0 : 1;
+    }
+    if (backups.length === 0) {
+      io.print(`No backups of ${opts.name}: nothing in ${location}${db ? ' and no rows in the backups log' : ''}.`);
+      return 1;
+    }
+    io.print(`Backups of ${opts.name}${engine ? ` (${engine})` : ''} in ${location}, newest first${db ? '' : ' (admin DB unreachable: S3 only)'}:`);
+    io.print(`${'BACKUP ID'.padEnd(21)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STARTED (UTC)'.padEnd(22)}${'ENDED (UTC)'.padEnd(22)}`);
+    for (const b of backups) {
+      io.print(
+        `${b.backupId.padEnd(21)}${(b.backupType ?? '-').padEnd(8)}${STATUS_TEXT[b.status].padEnd(12)}${(b.inS3 ? formatBytes(b.bytes) : 'not in S3').padStart(10)}  ` +
+          `${utc(b.start).padEnd(22)}${utc(b.end).padEnd(22)}`,
+      );
+      if (b.errMsg) io.print(`    ${firstLine(b.errMsg)}`);
+      for (const o of b.objects) io.print(`    ${o.name.padEnd(40)} ${formatBytes(o.bytes).padStart(10)}`);
+    }
+    return 0;
+  } finally {
+    client.destroy();
+    await db?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,169 @@
+// `backup-all verify [NAME…] [--sample N]` and the nightly sample (BACKUP_VERIFY_SAMPLE): test restores into scratch
+// databases on the verification servers, one action_log row ('verify') each. The sample rotates: the containers
+// verified longest ago (or never) go first, so over the nights every container gets its turn.
+import type { Logger } from 'pino';
+import type { AdminDb } from '../admin-db/pool.js';
+import { activeContainers } from '../admin-db/queries.js';
+import { lastVerified } from '../admin-db/restore-queries.js';
+import type { Config } from '../config.js';
+import { findEngine, type Engine } from '../engines/index.js';
+import { postgres } from '../engines/postgres.js';
+import { ConfigError } from '../errors.js';
+import type { BackupResult } from '../pipeline/backup-job.js';
+import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
+import { optionalAdminDb, recordAction } from '../restore/admin.js';
+import { engineOfObjects, findBackup, type BackupSource } from '../restore/source.js';
+import { verifyServer } from '../restore/target.js';
+import { verifyBackup, type VerifyOutcome } from '../restore/verify.js';
+import type { BackupFolder } from '../storage/listing.js';
+import { createS3Client, s3Url } from '../storage/s3.js';
+import type { Masker } from '../util/mask.js';
+import { stepContext, type CommandIo } from './restore.js';
+
+export interface VerifyOptions {
+  names: string[];
+  /** Verify this many (rotating), of the named containers or of every active one. */
+  sample?: number;
+  backupId?: string;
+}
+
+const canVerify = (config: Config, engine: Engine | undefined) => engine !== undefined && verifyServer(config, engine.configKey) !== undefined;
+
+/** Least recently verified first (never verified before all), then by name: the rotation. Pure. */
+export function rotate<T extends { name: string }>(items: readonly T[], last: ReadonlyMap<string, Date>, n: number): T[] {
+  const time = (name: string) => last.get(name)?.getTime() ?? -Infinity;
+  return [...items].sort((a, b) => time(a.name) - time(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, n);
+}
+
+async function verifyAndRecord(config: Config, source: BackupSource, db: AdminDb | undefined, ctx: ReturnType<typeof stepContext>, io: { log: Logger; mask: Masker }): Promise<VerifyOutcome> {
+  const outcome = await verifyBackup(source, config, ctx);
+  io.log[outcome.status === 'failed' ? 'error' : 'info'](
+    { container: source.name, backupId: source.folder.backupId, status: outcome.status, durationMs: outcome.durationMs },
+    `verify ${outcome.status}: ${outcome.summary}`,
+  );
+  if (outcome.status !== 'skipped') {
+    const description = `verify of backup ${source.folder.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+    await recordAction(db, { cId: source.cId, name: source.name, action: 'verify', description }, io);
+  }
+  return outcome;
+}
+
+export const outcomeLine = (o: VerifyOutcome) => `${o.status.toUpperCase().padEnd(7)} ${o.name} ${o.backupId}: ${o.summary}`;
+
+export async function runVerify(config: Config, opts: VerifyOptions, io: CommandIo): Promise<number> {
+  if (!config.verify.postgresUrl && !config.verify.mariadbUrl) {
+    throw new ConfigError('no verification server: set BACKUP_VERIFY_POSTGRES_URL and/or BACKUP_VERIFY_MARIADB_URL');
+  }
+  if (opts.backupId !== undefined && opts.names.length !== 1) throw new ConfigError('--backup-id goes with one container name');
+  const client = createS3Client(config.s3);
+  const db = await optionalAdminDb(config, io, opts.names.length === 0);
+  try {
+    let names = opts.names;
+    if (names.length === 0) {
+      // Every active container whose engine has a verification server, and the admin DB itself.
+      const active = (await activeContainers(db!)).filter((c) => !c.problem && canVerify(config, findEngine(c.engine)));
+      names = [...(canVerify(config, postgres) ? [ADMIN_DB_SEGMENT] : []), ...active.map((c) => c.name)];
+    }
+    if (opts.sample !== undefined) {
+      const last = db ? await lastVerified(db, names) : new Map<string, Date>();
+      names = rotate(names.map((name) => ({ name })), last, opts.sample).map((n) => n.name);
+    }
+    if (names.length === 0) {
+      io.print('Nothing to verify: no active container has a verification server for its engine.');
+      return 0;
+    }
+    io.print(`Verifying ${names.length} backup${names.length === 1 ? '' : 's'} by test restores:`);
+    const outcomes: VerifyOutcome[] = [];
+    for (const name of names) {
+      if (io.signal.aborted) break;
+      let source: BackupSource;
+      try {
+        source = await findBackup({ client, config, db }, name, opts.backupId);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const outcome: VerifyOutcome = { name, backupId: '-', engine: '?', status: 'failed', summary: err.message, databases: [], bytes: 0, durationMs: 0 };
+        outcomes.push(outcome);
+        io.print(outcomeLine(outcome));
+        continue;
+      }
+      const outcome = await verifyAndRecord(config, source, db, stepContext(config, io, client), io);
+      outcomes.push(outcome);
+      io.print(outcomeLine(outcome));
+    }
+    const failed = outcomes.filter((o) => o.status === 'failed').length;
+    const skipped = outcomes.filter((o) => o.status === 'skipped').length;
+    io.print(`${outcomes.length - failed - skipped} verified, ${failed} failed, ${skipped} could not be verified`);
+    // A container named on the command line that could not be verified is a failure too.
+    return failed > 0 || (opts.names.length > 0 && skipped > 0) || io.signal.aborted ? 1 : 0;
+  } finally {
+    client.destroy();
+    await db?.end().catch(() => {});
+  }
+}
+
+/** A backup just made, as a restore source (its objects are the ones the run uploaded). */
+function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefined {
+  const first = r.objects[0];
+  const marker = `/${r.backupId}/`;
+  const at = first?.key.indexOf(marker) ?? -1;
+  if (!first || at < 0) return undefined;
+  const folderKey = first.key.slice(0, at + marker.length);
+  const segment = folderKey.slice(0, at).split('/').pop() ?? '';
+  const folder: BackupFolder = {
+    backupId: r.backupId,
+    folder: folderKey,
+    objects: r.objects.map((o) => ({ name: o.key.slice(folderKey.length), key: o.key, bytes: o.bytes })),
+    bytes: r.bytes,
+  };
+  return { name: r.name, segment, cId: r.cId, engine, folder, reason: "tonight's backup" };
+}
+
+/**
+ * The nightly sample: verifies BACKUP_VERIFY_SAMPLE of the run's successful backups (rotating), records each in
+ * action_log, and returns lines for the summary mail (none when the sample is 0). Never throws.
+ */
+export async function verifySample(
+  config: Config,
+  results: readonly BackupResult[],
+  io: { log: Logger; mask: Masker; signal?: AbortSignal; db?: AdminDb },
+): Promise<string[]> {
+  const n = config.verify.sample;
+  if (n <= 0) return [];
+  const header = `Test restores (BACKUP_VERIFY_SAMPLE=${n})`;
+  const client = createS3Client(config.s3);
+  let db = io.db;
+  let ownDb = false;
+  try {
+    const candidates = results.flatMap((r) => {
+      if (!r.ok || r.objects.length === 0) return [];
+      const engine = engineOfObjects(r.objects.map((o) => o.key.split('/').pop() ?? ''));
+      const source = engine && canVerify(config, engine) ? sourceOfResult(r, engine) : undefined;
+      return source ? [source] : [];
+    });
+    if (candidates.length === 0) {
+      const why = config.verify.postgresUrl || config.verify.mariadbUrl ? 'no successful backup of an engine with a verification server' : 'no verification server configured';
+      return [`${header}: none (${why})`];
+    }
+    if (!db) {
+      db = await optionalAdminDb(config, io, false).catch(() => undefined);
+      ownDb = db !== undefined;
+    }
+    const last = db ? await lastVerified(db, candidates.map((c) => c.name)).catch(() => new Map<string, Date>()) : new Map<string, Date>();
+    const picked = rotate(candidates, last, n);
+    const signal = io.signal ?? new AbortController().signal;
+    const ctxIo = { log: io.log, mask: io.mask, print: () => {}, signal };
+    const outcomes: VerifyOutcome[] = [];
+    for (const source of picked) {
+      if (signal.aborted) break;
+      outcomes.push(await verifyAndRecord(config, source, db, stepContext(config, ctxIo, client), io));
+    }
+    const failed = outcomes.filter((o) => o.status === 'failed').length;
+    return [`${header}: ${outcomes.length - failed} of ${outcomes.length} OK${failed ? `, ${failed} FAILED` : ''}`, ...outcomes.map((o) => `  ${outcomeLine(o)}`)];
+  } catch (err) {
+    io.log.error({ err: io.mask((err as Error).message) }, 'the nightly test restores failed');
+    return [`${header}: could not run: ${io.mask((err as Error).message)}`];
+  } finally {
+    client.destroy();
+    if (ownDb) await db?.end().catch(() => {});
+  }
+}
