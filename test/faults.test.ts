@@ -414,9 +414,7 @@ describe('secrets', () => {
     });
     const child = startCli([], s.env);
     const cmdlines = new Set<string>();
-    const poll = setInterval(() => {
-      if (child.pid) void descendantCmdlines(child.pid).then((list) => list.forEach((c) => cmdlines.add(c)));
-    }, 25);
+    const poll = setInterval(() => descendantCmdlines(child.pid!).forEach((c) => cmdlines.add(c)), 20);
     const run = collect(await child);
     clearInterval(poll);
     expect(run.exitCode).toBe(1);

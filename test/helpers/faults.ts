@@ -2,7 +2,8 @@
  * Fault injection for real: stand-in dump programs (real processes that fail, hang or stream slowly), an HTTP
  * proxy in front of moto that answers 5xx / throttling / AccessDenied on chosen requests, and a look at /proc.
  */
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -48,17 +49,20 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** argv of every descendant of `rootPid`, read from /proc: to prove no password is ever on a command line. */
-export async function descendantCmdlines(rootPid: number): Promise<string[]> {
+/**
+ * argv of every descendant of `rootPid`, read from /proc: to prove no password is ever on a command line.
+ * Synchronous on purpose: one quick pass over /proc, so overlapping polls cannot pile up under load.
+ */
+export function descendantCmdlines(rootPid: number): string[] {
   const parents = new Map<number, number>();
   const cmdlines = new Map<number, string>();
-  for (const entry of await readdir('/proc')) {
+  for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       parents.set(Number(entry), ppid);
-      cmdlines.set(Number(entry), (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').join(' '));
+      cmdlines.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' '));
     } catch {
       /* gone meanwhile */
     }
