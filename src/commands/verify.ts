@@ -84,6 +84,8 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
         const outcome: VerifyOutcome = { name, backupId: '-', engine: '?', status: 'failed', summary: err.message, databases: [], bytes: 0, durationMs: 0 };
         outcomes.push(outcome);
         io.print(outcomeLine(outcome));
+        // Recorded too, so the rotation moves on to the others instead of picking this one every time.
+        await recordAction(db, { cId: null, name, action: 'verify', description: `verify: FAILED: ${err.message}` }, io);
         continue;
       }
       const outcome = await verifyAndRecord(config, source, db, stepContext(config, io, client), io);

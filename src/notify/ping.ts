@@ -8,11 +8,13 @@ import { makeMasker } from '../util/mask.js';
 import { buildSummaryMail } from './summary-mail.js';
 
 const TIMEOUT_MS = 10_000;
+const RETRY_PAUSE_MS = 1000;
 /** healthchecks.io keeps the first 100 kB of a ping body; the summary's head is what matters. */
 const MAX_BODY_BYTES = 90_000;
 
 async function ping(url: string, body: string | undefined, log: Logger, what: string): Promise<boolean> {
   for (let attempt = 1; attempt <= 2; attempt += 1) {
+    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
     try {
       const response = await fetch(url, {
         method: 'POST',

@@ -47,6 +47,14 @@ interface Sink {
 /** The last bytes held back until the end is known good: the command never reads the end of a bad stream. */
 const HELD_BACK_BYTES = 64 * 1024;
 
+const READER_EXIT_GRACE_MS = 5000;
+
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Streams one object into the step's command and waits for the command's verdict. */
 export async function streamObjectToCommand(step: RestoreStep, key: string, ctx: RestoreStepContext): Promise<RestoreStepResult> {
   const what = step.command.argv[0];
@@ -151,6 +159,8 @@ async function streamObject(reading: ObjectReading, key: string, ctx: RestoreSte
       });
     });
     if (failure) {
+      // A reader that broke its stdin is exiting (or hung): give it a moment to say why before stopping it.
+      if (failure.stage === 'reader') await settledWithin(sink.finished, READER_EXIT_GRACE_MS);
       stopAll('was stopped because its input failed');
       const [reader, decompressed] = await Promise.allSettled([sink.finished, decompressor.finished]);
       throw describeFailure(failure, url, sink.what, reader, decompressed, ctx.mask);

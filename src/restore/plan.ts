@@ -158,7 +158,10 @@ async function planMariadb(req: RestoreRequest, mask: Masker): Promise<RestorePl
       databases: [],
       prepare: async () => {},
       undo: async () => [],
-      notes: ['a whole-server MariaDB restore commits statement by statement: a failure leaves what was loaded so far'],
+      notes: [
+        'a whole-server MariaDB restore commits statement by statement: a failure leaves what was loaded so far',
+        "it also restores the mysql schema: the server's users, grants and passwords become the backup's",
+      ],
     };
   }
 

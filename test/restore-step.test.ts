@@ -1,0 +1,151 @@
+/**
+ * The restore step on its own, against moto: GetObject → decompress → filter → gate → a command's stdin. The
+ * commands here are small shell programs standing in for pg_restore / mariadb, so every way of failing can be made
+ * to happen: missing objects, corrupt and truncated gzip and zstd, a command dying early, a missing completion
+ * comment, an interrupt.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Command, RestoreStep } from '../src/engines/types.js';
+import { RestoreFailed } from '../src/errors.js';
+import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../src/pipeline/restore-step.js';
+import { getRig } from './helpers/rig.js';
+import { createBucket, s3Client, uniqueBucketName } from './rig/s3.js';
+
+const rig = getRig();
+const s3 = s3Client(rig.moto.endpoint);
+let bucket: string;
+let dir: string;
+
+const ctx = (over: Partial<RestoreStepContext> = {}): RestoreStepContext => ({
+  client: s3,
+  bucket,
+  mask: (t) => t.replace(/hunter2/g, '***'),
+  log: pino({ level: 'silent' }),
+  deadline: Date.now() + 60_000,
+  progressIntervalMs: 30_000,
+  signal: new AbortController().signal,
+  ...over,
+});
+
+/** A stand-in restore tool: copies its stdin to a file (or runs the given shell line). */
+const sink = (out: string, script = 'cat > "$OUT"'): Command => ({ argv: ['sh', '-c', script], env: { OUT: out } });
+const step = (objectName: string, command: Command, extra: Partial<RestoreStep> = {}): RestoreStep => ({
+  objectName,
+  compression: objectName.endsWith('.gz') ? 'gzip' : objectName.endsWith('.zst') ? 'zstd' : 'none',
+  command,
+  ...extra,
+});
+const put = (key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as RestoreFailed);
+
+/** 3 MiB of SQL-ish lines, ending with a completion comment. */
+const SQL = Buffer.from(
+  Array.from({ length: 30_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'ünïcødé ${'x'.repeat(i % 80)}');`).join('\n') + '\n-- Dump completed on 2025-03-01\n',
+);
+const zstd = (data: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
+
+beforeAll(async () => {
+  bucket = await createBucket(s3, uniqueBucketName('restorestep'));
+  dir = await mkdtemp(join(tmpdir(), 'restore-step-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('streamObjectToCommand', () => {
+  it.each([
+    ['plain', 'x.sql', (b: Buffer) => b],
+    ['gzip', 'x.sql.gz', (b: Buffer) => gzipSync(b)],
+    ['zstd', 'x.sql.zst', zstd],
+  ])('%s: the command reads exactly the original bytes', async (_label, name, encode) => {
+    const body = encode(SQL);
+    await put(`ok/${name}`, body);
+    const out = join(dir, `ok-${name}`);
+    const result = await streamObjectToCommand(step(name, sink(out), { completionMarker: '-- Dump completed' }), `ok/${name}`, ctx());
+    expect(result.bytes).toBe(body.length);
+    expect((await readFile(out)).equals(SQL)).toBe(true);
+  });
+
+  it('a missing object: cannot read it, and the command never starts', async () => {
+    const out = join(dir, 'never');
+    const err = await failure(streamObjectToCommand(step('gone.dump', sink(out)), 'nowhere/gone.dump', ctx()));
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(/^cannot read s3:\/\/\S+\/nowhere\/gone\.dump: NoSuchKey \(HTTP 404\)/);
+    await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it.each([
+    ['truncated gzip', 'cut.sql.gz', () => gzipSync(SQL).subarray(0, 50_000), /cut\.sql\.gz is corrupt or truncated: it does not decompress \(unexpected end of file\)/],
+    ['garbage as gzip', 'junk.sql.gz', () => Buffer.from('not gzip at all'.repeat(100)), /junk\.sql\.gz is corrupt or truncated: it does not decompress \(incorrect header check\)/],
+    ['truncated zstd', 'cut.sql.zst', () => zstd(SQL).subarray(0, 40_000), /cut\.sql\.zst is corrupt or truncated: .*zstd -d exited with code 1/],
+    ['garbage as zstd', 'junk.sql.zst', () => Buffer.from('not zstd'.repeat(1000)), /junk\.sql\.zst is corrupt or truncated: .*zstd -d exited with code 1/],
+  ])('%s: fails as corrupt, and the command is stopped before it reads an end', async (_label, name, make, message) => {
+    await put(`bad/${name}`, make());
+    // The stand-in notes whether it saw its input end; a killed one never writes the note.
+    const out = join(dir, `bad-${name}`);
+    const err = await failure(streamObjectToCommand(step(name, sink(out, 'cat > "$OUT" && echo END >> "$OUT"')), `bad/${name}`, ctx()));
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(message);
+    const written = await readFile(out, 'utf8').catch(() => '');
+    expect(written.endsWith('END\n')).toBe(false);
+  });
+
+  it('a plain object without its completion comment is truncated: the command never gets the last bytes', async () => {
+    const cut = SQL.subarray(0, SQL.length - 200_000);
+    await put('trunc/x.sql', cut);
+    const out = join(dir, 'trunc');
+    const err = await failure(streamObjectToCommand(step('x.sql', sink(out, 'cat > "$OUT" && echo END >> "$OUT"'), { completionMarker: '-- Dump completed' }), 'trunc/x.sql', ctx()));
+    expect(err!.message).toMatch(/trunc\/x\.sql is corrupt or truncated: it is truncated: its end lacks '-- Dump completed'/);
+    const written = await readFile(out).catch(() => Buffer.alloc(0));
+    expect(written.length).toBeLessThanOrEqual(cut.length - 64 * 1024);
+  });
+
+  it('the command failing early: its exit code and stderr, masked', async () => {
+    await put('early/x.sql', SQL);
+    const err = await failure(
+      streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 1000 >/dev/null; echo "FATAL: password hunter2 rejected" >&2; exit 3'] }), 'early/x.sql', ctx()),
+    );
+    expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/early\/x\.sql: sh exited with code 3: FATAL: password \*\*\* rejected/);
+    expect(err!.message).not.toContain('hunter2');
+  });
+
+  it('the command exiting 0 without reading everything is a failure too', async () => {
+    await put('quits/x.sql', SQL);
+    const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 10 >/dev/null; exit 0'] }), 'quits/x.sql', ctx()));
+    expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/quits\/x\.sql: sh stopped reading before the end of the object/);
+  });
+
+  it('the line filter edits the stream and its end() can fail it', async () => {
+    await put('filter/x.sql', 'keep 1\ndrop me\nkeep 2\n');
+    const out = join(dir, 'filtered');
+    const filter = () => ({ line: (l: string) => (l.startsWith('drop') ? null : l.toUpperCase()) });
+    await streamObjectToCommand(step('x.sql', sink(out), { filter }), 'filter/x.sql', ctx());
+    expect(await readFile(out, 'utf8')).toBe('KEEP 1\nKEEP 2\n');
+    const failing = () => ({ line: (l: string) => l, end: () => { throw new Error('the backup holds no database x'); } });
+    const err = await failure(streamObjectToCommand(step('x.sql', sink(join(dir, 'f2'), 'cat > "$OUT" && echo END >> "$OUT"'), { filter: failing }), 'filter/x.sql', ctx()));
+    expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/filter\/x\.sql: the backup holds no database x/);
+    expect(await readFile(join(dir, 'f2'), 'utf8').catch(() => '')).not.toContain('END');
+  });
+
+  it('an interrupt stops the command', async () => {
+    await put('slow/x.sql', SQL);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'sleep 30'] }), 'slow/x.sql', ctx({ signal: controller.signal })));
+    expect(err!.message).toMatch(/interrupted/);
+  });
+
+  it('readObjectThrough checks an object whole without a command', async () => {
+    await put('check/g.sql.gz', gzipSync(SQL));
+    expect((await readObjectThrough({ compression: 'gzip', completionMarker: '-- Dump completed' }, 'check/g.sql.gz', ctx())).bytes).toBeGreaterThan(0);
+    const err = await failure(readObjectThrough({ compression: 'gzip', completionMarker: '-- PostgreSQL database cluster dump complete' }, 'check/g.sql.gz', ctx()));
+    expect(err!.message).toMatch(/its end lacks '-- PostgreSQL database cluster dump complete'/);
+  });
+});

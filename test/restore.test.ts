@@ -1,0 +1,437 @@
+/**
+ * Issue 5: backups come back. Real servers: a private PostgreSQL "container" (several schemas, large objects,
+ * unicode, a 100k-row table, a second database with roles and grants) is backed up with the CLI into moto, then
+ * `restore` streams it into another private PostgreSQL server and the data is compared; corrupt and truncated objects
+ * fail loudly and leave the target as it was; `list` and `verify` (and the nightly sample) are checked; MariaDB goes
+ * round trip from the rig's server into a private one. Private servers, so no other test file sees their databases
+ * come and go.
+ */
+import { CopyObjectCommand, PutBucketLifecycleConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { loadConfig } from '../src/config.js';
+import { verifySample } from '../src/commands/verify.js';
+import type { BackupResult } from '../src/pipeline/backup-job.js';
+import { makeMasker } from '../src/util/mask.js';
+import { fakeMongoSettingsPath } from './fixtures/fake-mongo.mjs';
+import { adminDbName, createAdminDb } from './helpers/admin-db.js';
+import { getRig } from './helpers/rig.js';
+import { expectNoSecrets, runCli, toolEnv, type CliResult } from './helpers/run-cli.js';
+import { freePort, RIG_PASSWORDS, scratchDir } from './rig/index.js';
+import { startMariadb, type MariaServer } from './rig/mariadb.js';
+import { startPostgres, withPgClient, type PgServer } from './rig/postgres.js';
+import { createBucket, getObjectBuffer, listKeys, s3Client, uniqueBucketName } from './rig/s3.js';
+import { MARIA_SAMPLE_DBS, mariaFingerprint, mariaObjects, pgObjects, seedPostgresContainer, SHOP_ROLE, tableFingerprint } from './rig/seed.js';
+
+const rig = getRig();
+const s3 = s3Client(rig.moto.endpoint);
+const PG = 'app_main'; // a name with '_': object names are app_main_{db}.dump
+const MARIA = 'crm_box';
+const MONGO = 'docs_db';
+const MONGO_PASSWORD = 'mongo-Secr3t!v'; // toolEnv's BACKUP_MONGODB_PASSWORD
+
+/** A database with what a restore must carry: schemas (one owned by a role), large objects, unicode, 100k rows. */
+const MIXED_SQL = `
+  CREATE ROLE mixed_owner NOLOGIN;
+  CREATE SCHEMA sales AUTHORIZATION mixed_owner;
+  CREATE SCHEMA "Lager ü";
+  CREATE TABLE public.events (id bigint PRIMARY KEY, kind text NOT NULL, payload jsonb, at timestamptz, note text);
+  INSERT INTO public.events
+  SELECT i, (ARRAY['click', 'view', 'buy', 'ünïcødé ✓'])[1 + i % 4], jsonb_build_object('i', i, 'tag', 'Ω' || (i % 97)),
+         timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second', CASE WHEN i % 11 = 0 THEN NULL ELSE repeat('x', i % 50) END
+  FROM generate_series(1, 100000) AS i;
+  CREATE TABLE sales.orders (id serial PRIMARY KEY, customer text NOT NULL, total numeric(12,2));
+  ALTER TABLE sales.orders OWNER TO mixed_owner;
+  INSERT INTO sales.orders (customer, total) SELECT 'Kunde ' || i || ' 山田', i * 1.5 FROM generate_series(1, 500) AS i;
+  CREATE VIEW sales.big_orders AS SELECT * FROM sales.orders WHERE total > 300;
+  CREATE TABLE "Lager ü"."Bestand Ω" ("Artikel" text PRIMARY KEY, "Menge" int);
+  INSERT INTO "Lager ü"."Bestand Ω" VALUES ('Äpfel', 3), ('日本茶', 7), ('emoji 🙂', 1), (E'tab\\there', 0);
+  CREATE TABLE public.docs (id int PRIMARY KEY, title text, content oid);
+  INSERT INTO public.docs VALUES
+    (1, 'small', lo_from_bytea(0, convert_to('hello large object ✓', 'UTF8'))),
+    (2, 'big', lo_from_bytea(0, decode(repeat(md5('x'), 20000), 'hex')));`;
+
+async function largeObjects(url: string): Promise<{ oid: string; md5: string }[]> {
+  return withPgClient(url, async (c) => (await c.query('SELECT oid::text AS oid, md5(lo_get(oid)) AS md5 FROM pg_largeobject_metadata ORDER BY oid')).rows);
+}
+async function databases(server: PgServer): Promise<string[]> {
+  return (await server.query<{ datname: string }>('postgres', 'SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1')).map((r) => r.datname);
+}
+async function tableCount(server: PgServer, db: string): Promise<number> {
+  const [row] = await server.query<{ n: number }>(db, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`);
+  return row!.n;
+}
+async function createDb(server: PgServer, db: string): Promise<void> {
+  await withPgClient(server.url('postgres'), (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`));
+}
+
+let src: PgServer; // the container being backed up
+let dst: PgServer; // restores and verification go here
+let mariaTarget: MariaServer;
+let adminUrl: string;
+let bucket: string;
+let env: Record<string, string>;
+let backup: CliResult;
+let pgBackupId: string;
+let mariaBackupId: string;
+let mongoPort: number;
+let mongoRestoreLog: string;
+const outputs: CliResult[] = [];
+
+async function cli(args: string[], extra: Record<string, string> = {}): Promise<CliResult> {
+  const result = await runCli(args, { ...env, ...extra });
+  outputs.push(result);
+  return result;
+}
+const actionLog = () =>
+  withPgClient(adminUrl, async (c) => (await c.query<{ c_id: number | null; name: string; action: string; description: string; ts: Date }>('SELECT * FROM action_log ORDER BY id')).rows);
+const dstUrl = (db = '') => `postgresql://127.0.0.1:${dst.port}/${db}`;
+const mariaUrl = (db = '') => `mariadb://127.0.0.1:${mariaTarget.port}/${db}`;
+
+beforeAll(async () => {
+  const dir = await scratchDir(rig.baseDir, 'restore');
+  [src, dst, mariaTarget] = await Promise.all([
+    startPostgres({ baseDir: dir, name: 'pg-src', adminPassword: RIG_PASSWORDS.pg }),
+    startPostgres({ baseDir: dir, name: 'pg-dst', adminPassword: RIG_PASSWORDS.pg }),
+    startMariadb({ baseDir: dir, name: 'maria-dst', rootPassword: RIG_PASSWORDS.maria }),
+  ]);
+  await seedPostgresContainer(src, { databases: ['shop'], rows: 300 });
+  await withPgClient(src.url('postgres'), (c) => c.query('CREATE DATABASE mixed'));
+  await withPgClient(src.url('mixed'), (c) => c.query(MIXED_SQL));
+
+  // MongoDB: the stand-in tools (test/fixtures/bin), configured by a settings file chosen by the port.
+  mongoPort = await freePort();
+  mongoRestoreLog = join(dir, 'mongorestore.log');
+  await mkdir(dirname(fakeMongoSettingsPath(mongoPort)), { recursive: true });
+  await writeFile(
+    fakeMongoSettingsPath(mongoPort),
+    `FAKE_MONGO_PASSWORD=${MONGO_PASSWORD}\nFAKE_MONGODUMP_BYTES=500000\nFAKE_MONGORESTORE_LOG=${mongoRestoreLog}\n`,
+  );
+
+  const dbName = adminDbName('restore');
+  adminUrl = await createAdminDb(rig.admin, dbName, [
+    { name: PG, engine: 'Postgres', port: src.port },
+    { name: MARIA, engine: 'MariaDB', port: rig.maria.port },
+    { name: 'spare', engine: 'Postgres', port: dst.port, freq: 'None' },
+    { name: MONGO, engine: 'MongoDB', port: mongoPort, freq: 'None' },
+  ]);
+  bucket = await createBucket(s3, uniqueBucketName('restore'));
+  env = toolEnv(rig, {
+    adminDb: dbName,
+    bucket,
+    extra: {
+      BACKUP_VERIFY_POSTGRES_URL: dst.url('postgres'),
+      BACKUP_VERIFY_MARIADB_URL: `mariadb://root@127.0.0.1:${mariaTarget.port}`,
+      BACKUP_VERIFY_SAMPLE: '1',
+    },
+  });
+  backup = await cli(['--type', 'Admin', '--json', PG, MARIA]);
+  const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!);
+  pgBackupId = summary.backups.find((b: { name: string }) => b.name === PG).backupId;
+  mariaBackupId = summary.backups.find((b: { name: string }) => b.name === MARIA).backupId;
+}, 120_000);
+
+afterAll(async () => {
+  await rm(fakeMongoSettingsPath(mongoPort), { force: true });
+  await Promise.allSettled([src?.stop(), dst?.stop(), mariaTarget?.stop()]);
+});
+
+describe('PostgreSQL: restore', () => {
+  it('backs up the container first (both databases, the globals)', async () => {
+    expect(backup.exitCode, backup.stdout + backup.stderr).toBe(0);
+    expect((await listKeys(s3, bucket, `mydb/${PG}/`)).map((k) => k.split('/').pop())).toEqual([`${PG}_globals.sql`, `${PG}_mixed.dump`, `${PG}_shop.dump`]);
+  });
+
+  it('restores every database of the latest backup into another server, identical: rows, schemas, large objects, roles', async () => {
+    const run = await cli(['restore', PG, '--to', dstUrl()]);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Backup ${pgBackupId} of ${PG} (Postgres, 3 objects`);
+    expect(run.stdout).toContain("chosen: latest: the newest backup with a successful 'end' row in the backups log");
+    expect(run.stdout).toContain(`Restoring into postgresql://pgdba@127.0.0.1:${dst.port}/ (databases mixed, shop)`);
+    for (const db of ['mixed', 'shop']) {
+      const before = await tableFingerprint(src, db);
+      expect(before.length).toBeGreaterThan(0);
+      expect(await tableFingerprint(dst, db)).toEqual(before);
+      expect(await pgObjects(dst, db)).toEqual(await pgObjects(src, db));
+    }
+    expect((await tableFingerprint(dst, 'mixed')).find((t) => t.table === 'public.events')?.count).toBe(100_000);
+    expect(await largeObjects(dst.url('mixed'))).toEqual(await largeObjects(src.url('mixed')));
+    expect(await largeObjects(dst.url('mixed'))).toHaveLength(2);
+    // The globals brought the roles, so owners and grants came back too.
+    const [owner] = await dst.query('mixed', `SELECT nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = 'sales'`);
+    expect(owner!.owner).toBe('mixed_owner');
+    expect(await dst.query('shop', `SELECT 1 FROM information_schema.role_table_grants WHERE grantee = $1 AND table_name = 'customers'`, [SHOP_ROLE])).toHaveLength(1);
+
+    const [row] = (await actionLog()).filter((r) => r.action === 'restore');
+    expect(row).toMatchObject({ name: PG, c_id: expect.any(Number) });
+    expect(row!.description).toMatch(new RegExp(`^restore of backup ${pgBackupId} \\(s3://${bucket}/mydb/${PG}/${pgBackupId}/\\) into postgresql://pgdba@127\\.0\\.0\\.1:${dst.port}/ \\(databases mixed, shop\\): OK`));
+    // ts is naive UTC.
+    expect(Math.abs(row!.ts.getTime() - Date.now() - new Date().getTimezoneOffset() * 60_000)).toBeLessThan(5 * 60_000);
+  });
+
+  it('restores one database under a new name; refuses it when not empty; replaces it with --force', async () => {
+    const first = await cli(['restore', PG, '--backup-id', pgBackupId, '--database', 'mixed', '--to', dstUrl('mixed_copy')]);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toContain(`chosen: --backup-id ${pgBackupId} (the backups log says it succeeded)`);
+    const source = await tableFingerprint(src, 'mixed');
+    expect(await tableFingerprint(dst, 'mixed_copy')).toEqual(source);
+    expect(await largeObjects(dst.url('mixed_copy'))).toEqual(await largeObjects(src.url('mixed')));
+
+    await dst.query('mixed_copy', `INSERT INTO public.events (id, kind) VALUES (0, 'added after the restore')`);
+    const refused = await cli(['restore', PG, '--database', 'mixed', '--to', dstUrl('mixed_copy')]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to restore into non-empty database mixed_copy \(\d+ tables\) on postgresql:\/\/pgdba@127\.0\.0\.1:\d+\/mixed_copy: pass --force/);
+    expect((await tableFingerprint(dst, 'mixed_copy')).find((t) => t.table === 'public.events')?.count).toBe(100_001);
+
+    const forced = await cli(['restore', PG, '--database', 'mixed', '--to', dstUrl('mixed_copy'), '--force']);
+    expect(forced.exitCode, forced.stdout + forced.stderr).toBe(0);
+    expect(await tableFingerprint(dst, 'mixed_copy')).toEqual(source);
+  });
+
+  it('--to-container restores into an active container, and refuses a non-empty database there too', async () => {
+    const refused = await cli(['restore', PG, '--database', 'shop', '--to-container', 'spare']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to restore into non-empty database shop \(2 tables\) on container spare \(127\.0\.0\.1:\d+\)/);
+    const forced = await cli(['restore', PG, '--database', 'shop', '--to-container', 'spare', '--force']);
+    expect(forced.exitCode, forced.stdout + forced.stderr).toBe(0);
+    expect(await tableFingerprint(dst, 'shop')).toEqual(await tableFingerprint(src, 'shop'));
+    const unknown = await cli(['restore', PG, '--to-container', 'nobody']);
+    expect(unknown.stderr).toContain("--to-container: no active container named 'nobody'");
+  });
+
+  it('restores the admin DB from its own backup, even with the admin DB unreachable (S3 alone decides)', async () => {
+    const own = await cli(['admin-db']);
+    expect(own.exitCode, own.stdout + own.stderr).toBe(0);
+    const down = `postgresql://pgdba:x@127.0.0.1:${await freePort()}/gone`;
+    const run = await cli(['restore', '_admin-db', '--to', dstUrl('admin_copy')], { SQLALCHEMY_ADMIN_URI: down });
+    expect(run.stdout).toContain('admin database unreachable: going on with S3 alone');
+    expect(run.stdout).toContain('chosen: latest: the newest folder in S3 (the backups log could not be read)');
+    expect(run.stdout).toContain('Restore finished');
+    // Restored, but its action_log row could not be written: logged whole, exit 4.
+    expect(run.stdout).toContain('action_log row not written');
+    expect(run.exitCode).toBe(4);
+    const counts = await dst.query('admin_copy', 'SELECT (SELECT count(*) FROM containers)::int AS containers, (SELECT count(*) FROM backups)::int AS backups');
+    expect(counts[0]).toMatchObject({ containers: 4 }); // app_main, crm_box, spare, docs_db
+    expect(counts[0]!.backups).toBeGreaterThanOrEqual(4);
+  });
+
+  it('says what is wrong with the request before touching anything', async () => {
+    const several = await cli(['restore', PG, '--to', dstUrl('one_db')]);
+    expect(several.exitCode).toBe(2);
+    expect(several.stderr).toContain('--to names one database (one_db) but backup');
+    expect(several.stderr).toContain('holds 2 (mixed, shop): choose one with --database');
+    const unknown = await cli(['restore', PG, '--database', 'nope', '--to', dstUrl('x')]);
+    expect(unknown.stderr).toContain(`holds no database 'nope' (it holds: mixed, shop)`);
+    const noTarget = await cli(['restore', PG]);
+    expect(noTarget.stderr).toContain('say where to restore');
+    const wrongEngine = await cli(['restore', PG, '--to', mariaUrl()]);
+    expect(wrongEngine.stderr).toContain('is a Postgres backup: it cannot be restored into mariadb://');
+    const noBackups = await cli(['restore', 'ghost', '--to', dstUrl()]);
+    expect(noBackups.stderr).toContain(`no backups of 'ghost' in s3://${bucket}/mydb/ghost/`);
+    expect(await databases(dst)).not.toContain('one_db');
+  });
+
+  it('list shows the backup: folder, objects with sizes, the log row', async () => {
+    const text = await cli(['list', PG]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toContain(`Backups of ${PG} (Postgres) in s3://${bucket}/mydb/${PG}/, newest first:`);
+    expect(text.stdout).toMatch(new RegExp(`${pgBackupId}\\s+Admin\\s+OK\\s+[\\d.]+ (KiB|MiB)`));
+    expect(text.stdout).toMatch(new RegExp(`${PG}_mixed\\.dump\\s+[\\d.]+ (KiB|MiB)`));
+    const json = await cli(['list', PG, '--json']);
+    const doc = JSON.parse(json.stdout.trim());
+    expect(doc).toMatchObject({ name: PG, engine: 'Postgres', backupsLogRead: true });
+    expect(doc.backups[0]).toMatchObject({ backupId: pgBackupId, status: 'ok', inS3: true, backupType: 'Admin' });
+    expect(doc.backups[0].objects.map((o: { name: string }) => o.name)).toEqual([`${PG}_globals.sql`, `${PG}_mixed.dump`, `${PG}_shop.dump`]);
+    expect(doc.backups[0].objects.every((o: { bytes: number }) => o.bytes > 0)).toBe(true);
+  });
+});
+
+describe('PostgreSQL: broken objects fail loudly and leave the target as it was', () => {
+  const folder = (id: string) => `mydb/${PG}/${id}/`;
+  async function fakeBackup(id: string, objects: Record<string, Buffer | 'copy'>) {
+    for (const [name, body] of Object.entries(objects)) {
+      if (body === 'copy') {
+        await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: folder(id) + name, CopySource: `${bucket}/${folder(pgBackupId)}${name}` }));
+      } else {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: folder(id) + name, Body: body }));
+      }
+    }
+  }
+  const realObject = (name: string) => getObjectBuffer(s3, bucket, folder(pgBackupId) + name);
+
+  it('garbage instead of a dump: pg_restore refuses it, the (empty) target database stays empty', async () => {
+    await fakeBackup('2099-01-01_00:00:00', { [`${PG}_globals.sql`]: 'copy', [`${PG}_mixed.dump`]: Buffer.from('this is not a pg_dump archive\n'.repeat(2000)) });
+    await createDb(dst, 'garbage_target');
+    const run = await cli(['restore', PG, '--backup-id', '2099-01-01_00:00:00', '--database', 'mixed', '--to', dstUrl('garbage_target')]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/Restore FAILED: restoring s3:\/\/[^ ]+\/app_main_mixed\.dump: pg_restore exited with code 1: pg_restore: error: input file does not appear to be a valid archive/);
+    expect(await tableCount(dst, 'garbage_target')).toBe(0);
+    const row = (await actionLog()).at(-1)!;
+    expect(row.description).toMatch(/^restore of backup 2099-01-01_00:00:00 .*: FAILED: restoring s3:.*app_main_mixed\.dump: pg_restore exited with code 1/);
+  });
+
+  it('a truncated dump: the single transaction rolls back; a database the restore created is dropped again', async () => {
+    const dump = await realObject(`${PG}_mixed.dump`);
+    await fakeBackup('2099-01-02_00:00:00', { [`${PG}_globals.sql`]: 'copy', [`${PG}_mixed.dump`]: dump.subarray(0, Math.floor(dump.length * 0.6)) });
+    await createDb(dst, 'trunc_existing');
+    const into = await cli(['restore', PG, '--backup-id', '2099-01-02_00:00:00', '--database', 'mixed', '--to', dstUrl('trunc_existing')]);
+    expect(into.exitCode).toBe(1);
+    expect(into.stdout).toMatch(/Restore FAILED: restoring s3:\/\/\S+\/app_main_mixed\.dump: pg_restore exited with code 1: pg_restore: error: /);
+    expect(await tableCount(dst, 'trunc_existing')).toBe(0);
+    expect(await largeObjects(dst.url('trunc_existing'))).toEqual([]);
+
+    const fresh = await cli(['restore', PG, '--backup-id', '2099-01-02_00:00:00', '--database', 'mixed', '--to', dstUrl('trunc_new')]);
+    expect(fresh.exitCode).toBe(1);
+    expect(fresh.stdout).toContain('dropped database trunc_new, which this restore had created');
+    expect(await databases(dst)).not.toContain('trunc_new');
+  });
+
+  it('truncated globals: caught by their missing completion comment before any database is touched', async () => {
+    const globals = await realObject(`${PG}_globals.sql`);
+    await fakeBackup('2099-01-03_00:00:00', { [`${PG}_globals.sql`]: globals.subarray(0, Math.floor(globals.length / 2)), [`${PG}_mixed.dump`]: 'copy' });
+    const run = await cli(['restore', PG, '--backup-id', '2099-01-03_00:00:00', '--database', 'mixed', '--to', dstUrl('globals_cut')]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/app_main_globals\.sql is corrupt or truncated: it is truncated: its end lacks '-- PostgreSQL database cluster dump complete'/);
+    expect(run.stdout).not.toContain('app_main_mixed.dump →');
+    expect(await databases(dst)).not.toContain('globals_cut');
+  });
+});
+
+describe('verify', () => {
+  it('test-restores into scratch databases on the verification server, counts, drops them, records it', async () => {
+    const run = await cli(['verify', PG]);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`OK\\s+${PG} ${pgBackupId}: 2 databases, 6 tables, [\\d,]+ rows, 2 large objects \\(mixed: 4 tables, 100,506 rows, 2 large objects; shop: 2 tables, 1,200 rows\\)`));
+    expect((await databases(dst)).filter((d) => d.startsWith('mydbverify_'))).toEqual([]);
+    const row = (await actionLog()).filter((r) => r.action === 'verify').at(-1)!;
+    expect(row).toMatchObject({ name: PG, c_id: expect.any(Number) });
+    expect(row.description).toMatch(new RegExp(`^verify of backup ${pgBackupId} \\(s3://${bucket}/mydb/${PG}/${pgBackupId}/\\): OK: 2 databases`));
+  });
+
+  it('restore --verify is the same test restore; a broken backup fails it', async () => {
+    const ok = await cli(['restore', PG, '--verify']);
+    expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/verify app_main \S+: OK: 2 databases/);
+    const bad = await cli(['restore', PG, '--verify', '--backup-id', '2099-01-01_00:00:00']);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toMatch(/verify app_main 2099-01-01_00:00:00: FAILED: restoring s3:.*pg_restore exited with code 1/);
+    expect((await actionLog()).at(-1)!.description).toMatch(/^verify of backup 2099-01-01_00:00:00 .*: FAILED: /);
+    expect((await databases(dst)).filter((d) => d.startsWith('mydbverify_'))).toEqual([]);
+  });
+
+  it('the nightly sample verifies the least recently verified of the night\'s backups and returns lines for the mail', async () => {
+    const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!);
+    const results = summary.backups.map((b: BackupResult) => ({ ...b, cId: null, command: '', errMsg: '', objects: b.objects.map((o) => ({ ...o, sha256: '' })) })) as BackupResult[];
+    const config = loadConfig(env);
+    // In this process, as the nightly run would: S3 credentials from the environment.
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
+    process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
+    // app_main was verified above; crm_box never: the sample of 1 takes crm_box.
+    const lines = await verifySample(config, results, { log: pino({ level: 'silent' }), mask: makeMasker(config.secrets) }).finally(() => {
+      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.key]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    expect(lines[0], lines.join('\n')).toBe('Test restores (BACKUP_VERIFY_SAMPLE=1): 1 of 1 OK');
+    expect(lines[1]).toMatch(new RegExp(`OK\\s+${MARIA} ${mariaBackupId}: 2 databases, 4 tables, [\\d,]+ rows \\(crm: 2 tables, [\\d,]+ rows; wiki: 2 tables`));
+    expect((await actionLog()).filter((r) => r.action === 'verify' && r.name === MARIA)).toHaveLength(1);
+    expect((await mariaTarget.query(`SHOW DATABASES LIKE 'mydbverify%'`))).toEqual([]);
+  });
+});
+
+describe('verify --sample', () => {
+  it('rotates over every active container and the admin DB: never verified first, then the longest ago', async () => {
+    // app_main and crm_box were verified above; _admin-db and spare never (spare has no backup at all).
+    const first = await cli(['verify', '--sample', '2']);
+    expect(first.stdout).toContain('Verifying 2 backups by test restores:');
+    expect(first.stdout).toMatch(/OK\s+_admin-db \S+: 1 database, 4 tables/);
+    expect(first.stdout).toMatch(/FAILED\s+spare -: no backups of 'spare' in s3:/);
+    expect(first.exitCode).toBe(1);
+    const next = await cli(['verify', '--sample', '1']);
+    expect(next.exitCode, next.stdout).toBe(0);
+    expect(next.stdout).toMatch(new RegExp(`OK\\s+${PG} ${pgBackupId}: `));
+    const verified = (await actionLog()).filter((r) => r.action === 'verify').map((r) => r.name);
+    expect(new Set(verified)).toEqual(new Set([PG, MARIA, '_admin-db', 'spare']));
+  });
+});
+
+describe('MariaDB: restore', () => {
+  it('restores the whole server into a fresh one: every database identical', async () => {
+    const run = await cli(['restore', MARIA, '--to', mariaUrl()]);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Restoring into mariadb://root@127.0.0.1:${mariaTarget.port}/ (whole server)`);
+    for (const db of MARIA_SAMPLE_DBS) {
+      expect(await mariaFingerprint(mariaTarget, db)).toEqual(await mariaFingerprint(rig.maria, db));
+      expect(await mariaObjects(mariaTarget, db)).toEqual(await mariaObjects(rig.maria, db));
+    }
+    const again = await cli(['restore', MARIA, '--to', mariaUrl()]);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/refusing to restore a whole server onto mariadb:\/\/root@127\.0\.0\.1:\d+\/, which holds crm \(\d+ tables\)/);
+  });
+
+  it('restores one database under a new name, leaving the others out', async () => {
+    const run = await cli(['restore', MARIA, '--database', 'crm', '--to', mariaUrl('crm_copy')]);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(await mariaFingerprint(mariaTarget, 'crm_copy')).toEqual(await mariaFingerprint(rig.maria, 'crm'));
+    expect(await mariaObjects(mariaTarget, 'crm_copy')).toEqual(await mariaObjects(rig.maria, 'crm'));
+    const missing = await cli(['restore', MARIA, '--database', 'nope', '--to', mariaUrl('nope_copy')]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stdout).toContain("the backup holds no database 'nope' (its databases: crm, wiki)");
+  });
+
+  it('a truncated .sql.gz fails as corrupt and the database it had begun is dropped again', async () => {
+    const [key] = await listKeys(s3, bucket, `mydb/${MARIA}/${mariaBackupId}/`);
+    const body = await getObjectBuffer(s3, bucket, key!);
+    const id = '2099-02-01_00:00:00';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `mydb/${MARIA}/${id}/${MARIA}_${id}.sql.gz`, Body: body.subarray(0, Math.floor(body.length * 0.7)) }));
+    const run = await cli(['restore', MARIA, '--backup-id', id, '--database', 'crm', '--to', mariaUrl('crm_trunc')]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/\.sql\.gz is corrupt or truncated: it does not decompress \(unexpected end of file\)/);
+    expect(await mariaTarget.query(`SHOW DATABASES LIKE 'crm_trunc'`)).toEqual([]);
+  });
+});
+
+describe('MongoDB: restore (stand-in mongorestore)', () => {
+  it('needs --force (no client to look first), then streams the archive into mongorestore --archive --gzip --drop', async () => {
+    const made = await cli(['--type', 'Admin', MONGO]);
+    expect(made.exitCode, made.stdout + made.stderr).toBe(0);
+    const target = `mongodb://127.0.0.1:${mongoPort}`;
+    const refused = await cli(['restore', MONGO, '--to', target]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('cannot check whether mongodb://dbaas@127.0.0.1:');
+    expect(refused.stderr).toContain('pass --force to go ahead');
+    const run = await cli(['restore', MONGO, '--to', target, '--force']);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const log = await readFile(mongoRestoreLog, 'utf8');
+    expect(log).toMatch(/^bytes=500000\n/);
+    expect(log.split('\n')).toEqual(expect.arrayContaining(['--archive', '--gzip', '--drop', '--stopOnError']));
+    const verify = await cli(['verify', MONGO]);
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stdout).toMatch(/SKIPPED docs_db \S+: MongoDB backups cannot be verified yet/);
+  });
+});
+
+describe('check and the lifecycle rules', () => {
+  it('warns when the bucket has no abort rule, and is content once s3-lifecycle.json is applied', async () => {
+    const before = await cli(['check']);
+    expect(before.stdout).toMatch(/WARN {2}bucket \S+ has no lifecycle rule aborting incomplete multipart uploads/);
+    const rules = JSON.parse(await readFile(new URL('../s3-lifecycle.json', import.meta.url), 'utf8'));
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: rules }));
+    const after = await cli(['check']);
+    expect(after.stdout).toMatch(/OK {4}bucket \S+ aborts incomplete multipart uploads \(lifecycle rule\)/);
+  });
+});
+
+describe('secrets', () => {
+  it('no password in any output or action_log row', async () => {
+    for (const out of outputs) {
+      expectNoSecrets('stdout', out.stdout);
+      expectNoSecrets('stderr', out.stderr);
+    }
+    expectNoSecrets('action_log', JSON.stringify(await actionLog()));
+  });
+});
