@@ -8,7 +8,9 @@ import { connectAdminDb, type AdminDb } from './admin-db/pool.js';
 import { activeContainers, insertBackupRow, startedInRun, type BackupRow } from './admin-db/queries.js';
 import type { Config } from './config.js';
 import { CannotStartError, ConfigError } from './errors.js';
+import { verifySample } from './commands/verify.js';
 import { sendMail } from './notify/email.js';
+import { pingFinish, pingStart } from './notify/ping.js';
 import { buildCouldNotStartMail, buildSummaryMail, type MailContent } from './notify/summary-mail.js';
 import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from './pipeline/backup-job.js';
 import { renderCommand } from './pipeline/command.js';
@@ -64,6 +66,7 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     }
 
     const problems: string[] = [];
+    await pingStart(config, io.log);
     const client = createS3Client(config.s3);
     const deps: BackupDeps = { config, client, mask: io.mask, log: io.log, signal: io.signal, recordRow: rowRecorder(db, io, problems) };
     const runDay = formatBackupId(startedAt).slice(0, 10);
@@ -85,7 +88,14 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     const notStarted = jobs.length - outcomes.length;
     if (notStarted > 0) problems.push(`interrupted: ${notStarted} planned backups were not started`);
     const summary = summaryOf(opts.kind, startedAt, results, skipped, problems, io.signal.aborted);
+    if (opts.kind === 'nightly' && !io.signal.aborted) {
+      summary.verification = await verifySample(config, results, { log: io.log, mask: io.mask, signal: io.signal, db });
+      // A test restore that failed means a backup may not come back: the run must not look clean.
+      const headline = summary.verification[0] ?? '';
+      if (/FAILED|could not run/.test(headline)) problems.push(headline);
+    }
     await mailSummary(config, summary, io);
+    await pingFinish(config, summary, io.log);
     return summary;
   } finally {
     await db?.end().catch(() => {});
@@ -139,7 +149,7 @@ async function claimOrSkip(job: BackupJob, locks: AdminLocks, db: AdminDb, worke
 }
 
 function summaryOf(kind: SummaryKind, startedAt: Date, results: BackupResult[], skipped: Skipped, problems: string[], interrupted: boolean): RunSummary {
-  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped, problems, interrupted };
+  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped, problems, interrupted, verification: [] };
 }
 
 /** A backups row that cannot be written is logged whole, as JSON, so an operator can replay it: nothing is lost. */

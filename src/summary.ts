@@ -14,6 +14,8 @@ export interface RunSummary {
   /** Run-level trouble that is not one backup's failure: rows not written, mail not sent, interrupted. */
   problems: string[];
   interrupted: boolean;
+  /** Lines about the nightly test restores (BACKUP_VERIFY_SAMPLE), empty when none ran. */
+  verification: string[];
 }
 
 export const failedResults = (s: RunSummary) => s.results.filter((r) => !r.ok);

@@ -317,3 +317,43 @@ describe('check and SSE-KMS', () => {
     }
   });
 });
+
+describe('the dead-man switch and the nightly test restores', () => {
+  it('pings /start and success, and test-restores a sample of the night into a scratch database', async () => {
+    const { createServer } = await import('node:http');
+    const hits: string[] = [];
+    const server = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => res.end('OK'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const s = await scenario('verify', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);
+      sink.clear();
+      const run = await runCli([], toolEnv(rig, {
+        adminDb: s.dbName,
+        bucket: s.bucket,
+        smtp: sink,
+        extra: {
+          BACKUP_PING_URL: `http://127.0.0.1:${port}/ping/abc-123`,
+          BACKUP_VERIFY_SAMPLE: '1',
+          BACKUP_VERIFY_POSTGRES_URL: rig.admin.url('postgres'),
+        },
+      }));
+      expect(run.exitCode, run.stdout).toBe(0);
+      expect(hits).toEqual(['/ping/abc-123/start', '/ping/abc-123']);
+      const [mail] = await sink.waitForMessages(1);
+      expect(mail!.text).toMatch(/Test restores \(BACKUP_VERIFY_SAMPLE=1\): 1 of 1 OK/);
+      const actions = await withPgClient(s.adminUrl, async (c) => (await c.query("SELECT action FROM action_log")).rows);
+      expect(actions).toEqual([{ action: 'verify' }]);
+      const scratch = await rig.admin.query('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'mydbverify%'");
+      expect(scratch).toEqual([]);
+      expectNoSecrets('log', run.stdout);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -58,6 +58,7 @@ const summary = (results: BackupResult[]): RunSummary => ({
   skipped: [],
   problems: [],
   interrupted: false,
+    verification: [],
 });
 const log = pino({ level: 'silent' });
 

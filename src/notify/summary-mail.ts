@@ -39,6 +39,7 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     for (const r of failures) text.push(`  ${r.name} (${r.backupType}, ${r.backupId}): ${r.errMsg}`);
     text.push('');
   }
+  if (s.verification.length) text.push(...s.verification, '');
   text.push('ALL BACKUPS');
   for (const r of ordered) {
     text.push(
@@ -65,6 +66,7 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     failures.length
       ? `<h3>Failed</h3><ul>${failures.map((r) => `<li><b>${escapeHtml(r.name)}</b>: <pre>${escapeHtml(r.errMsg)}</pre></li>`).join('')}</ul>`
       : '',
+    s.verification.length ? `<h3>Test restores</h3><pre>${escapeHtml(s.verification.join('\n'))}</pre>` : '',
     '<table border="1" cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">',
     '<tr><th>Status</th><th>Container</th><th>Type</th><th>Size</th><th>Duration</th><th>S3 URL</th><th>Error</th></tr>',
     rowsHtml,
