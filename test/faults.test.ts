@@ -7,13 +7,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRig } from './helpers/rig.js';
-import { adminDbName, containerSecret, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
+import { adminDbName, backupsRows, containerSecret, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
 import { collect, expectNoSecrets, FIXTURE_BIN, runCli, startCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
 import { descendantCmdlines, fakeBin, fakeDump, isAlive, readPids, startFaultProxy, type FaultProxy } from './helpers/faults.js';
 import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
 import { startSmtp, type SmtpSink } from './rig/smtp.js';
 import { startMoto, type MotoServer } from './rig/moto.js';
-import { startPostgres, withPgClient, type PgServer } from './rig/postgres.js';
+import { startPostgres, type PgServer } from './rig/postgres.js';
 import { freePort } from './rig/ports.js';
 import { RIG_PASSWORDS, scratchDir } from './rig/index.js';
 import { waitUntil } from './rig/wait.js';
@@ -62,16 +62,7 @@ async function scenario(containers: SeedContainer[], opts: { fake?: Record<strin
   return { adminUrl, bucket, env };
 }
 
-interface Row {
-  name: string;
-  state: string;
-  backup_id: string;
-  backup_type: string;
-  url: string;
-  command: string;
-  err_msg: string;
-}
-const rowsOf = (s: Scenario) => withPgClient(s.adminUrl, async (c) => (await c.query<Row>('SELECT * FROM backups ORDER BY id')).rows);
+const rowsOf = (s: Scenario) => backupsRows(s.adminUrl);
 const endOf = async (s: Scenario, name: string) => (await rowsOf(s)).find((r) => r.name === name && r.state === 'end');
 const pg = (name: string, extra: Partial<SeedContainer> = {}): SeedContainer => ({ name, engine: 'Postgres', port: rig.pgB.port, ...extra });
 

@@ -9,14 +9,13 @@ import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRig } from './helpers/rig.js';
-import { adminDbName, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
+import { adminDbName, backupsRows, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
 import { expectNoSecrets, runCli, toolEnv } from './helpers/run-cli.js';
 import { createBucket, getObjectBuffer, getObjectStream, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
 import { startMariadb, type MariaServer } from './rig/mariadb.js';
 import { MARIA_SAMPLE_DBS, mariaFingerprint, mariaObjects } from './rig/seed.js';
 import { freePort } from './rig/ports.js';
 import { scratchDir, RIG_PASSWORDS } from './rig/index.js';
-import { withPgClient } from './rig/postgres.js';
 import { ARCHIVE_MAGIC, fakeMongoSettingsPath } from './fixtures/fake-mongo.mjs';
 
 const rig = getRig();
@@ -30,8 +29,7 @@ async function scenario(hint: string, containers: SeedContainer[], extra: Record
   return { adminUrl, bucket, env: toolEnv(rig, { adminDb: dbName, bucket, extra }) };
 }
 
-const rowsOf = (adminUrl: string) =>
-  withPgClient(adminUrl, async (c) => (await c.query('SELECT name, state, backup_type, url, command, err_msg FROM backups ORDER BY id')).rows);
+const rowsOf = backupsRows;
 
 describe('MariaDB containers', () => {
   let target: MariaServer;
@@ -53,9 +51,9 @@ describe('MariaDB containers', () => {
 
     const rows = await rowsOf(s.adminUrl);
     expect(rows.map((r) => `${r.state}:${r.err_msg}`)).toEqual(['start:', 'end:']);
-    expect(rows[1].url).toBe(`s3://${s.bucket}/${key}`);
-    expect(rows[1].command).toContain('mariadb-dump --defaults-file=<0600-temp-file>');
-    expect(rows[1].command).toContain('--single-transaction');
+    expect(rows[1]!.url).toBe(`s3://${s.bucket}/${key}`);
+    expect(rows[1]!.command).toContain('mariadb-dump --defaults-file=<0600-temp-file>');
+    expect(rows[1]!.command).toContain('--single-transaction');
     expectNoSecrets('backups rows', JSON.stringify(rows));
     expectNoSecrets('log', run.stdout + run.stderr);
 
@@ -128,7 +126,7 @@ describe('MongoDB containers (stand-in mongodump)', () => {
     expectNoSecrets('mongodump argv', argv, [MONGO_PASSWORD]);
     const rows = await rowsOf(s.adminUrl);
     expect(rows.map((r) => `${r.state}:${r.backup_type}:${r.err_msg}`)).toEqual(['start:Admin:', 'end:Admin:']);
-    expect(rows[1].url).toBe(`s3://${s.bucket}/${key}`);
+    expect(rows[1]!.url).toBe(`s3://${s.bucket}/${key}`);
     expectNoSecrets('rows', JSON.stringify(rows), [MONGO_PASSWORD]);
   });
 

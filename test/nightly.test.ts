@@ -4,7 +4,7 @@
  */
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { getRig } from './helpers/rig.js';
-import { adminDbName, containerSecret, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
+import { adminDbName, backupsRows, containerSecret, createAdminDb, type BackupsRow, type SeedContainer } from './helpers/admin-db.js';
 import { expectNoSecrets, runCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
 import { applyGlobals, restorePgDump } from './helpers/restore.js';
 import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
@@ -18,22 +18,6 @@ const s3 = s3Client(rig.moto.endpoint);
 const WEEKDAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 const today = new Date().getDay();
 const notToday = (today + 3) % 7;
-
-interface BackupsRow {
-  c_id: number | null;
-  name: string;
-  state: string;
-  backup_id: string;
-  backup_type: string;
-  url: string;
-  command: string;
-  err_msg: string;
-  ts: Date;
-}
-
-async function backupsRows(adminUrl: string): Promise<BackupsRow[]> {
-  return withPgClient(adminUrl, async (c) => (await c.query<BackupsRow>('SELECT * FROM backups ORDER BY id')).rows);
-}
 
 let sink: SmtpSink;
 beforeAll(async () => {

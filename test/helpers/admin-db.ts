@@ -95,3 +95,22 @@ async function insertContainer(c: Client, container: SeedContainer): Promise<voi
     [rows[0]!.id, container.name, state],
   );
 }
+
+/** A backups row as the tests read it back. */
+export interface BackupsRow {
+  id: number;
+  c_id: number | null;
+  name: string;
+  state: string;
+  backup_id: string;
+  backup_type: string;
+  url: string;
+  command: string;
+  err_msg: string;
+  ts: Date;
+}
+
+/** Every backups row of an admin DB, in insertion order. */
+export async function backupsRows(adminUrl: string): Promise<BackupsRow[]> {
+  return withPgClient(adminUrl, async (c) => (await c.query<BackupsRow>('SELECT * FROM backups ORDER BY id')).rows);
+}
