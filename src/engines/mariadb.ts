@@ -41,7 +41,8 @@ function connection(t: { host: string; port: number; user: string; password?: st
   };
 }
 
-function command(program: string, t: { host: string; port: number; user: string; password?: string }, options: string[]): Command {
+/** A MariaDB client program with the connection and its password file: the engine's dumps and restores, and restore's queries. */
+export function mariadbCommand(program: string, t: { host: string; port: number; user: string; password?: string }, options: string[]): Command {
   const { args, configFile } = connection(t);
   return { argv: [program, ...args, ...options], ...(configFile ? { configFile } : {}) };
 }
@@ -89,7 +90,7 @@ export const mariadb: Engine = {
   dumpSteps(t: Target): DumpStep[] {
     return [
       {
-        command: command('mariadb-dump', t, DUMP_OPTIONS),
+        command: mariadbCommand('mariadb-dump', t, DUMP_OPTIONS),
         objectName: `${safeSegment(t.container.name)}_${t.backupId}.sql${COMPRESSION_SUFFIX[t.compression]}`,
         compression: t.compression,
       },
@@ -102,7 +103,7 @@ export const mariadb: Engine = {
       .map((objectName) => ({
         objectName,
         compression: compressionOf(objectName),
-        command: command('mariadb', to, RESTORE_OPTIONS),
+        command: mariadbCommand('mariadb', to, RESTORE_OPTIONS),
       }));
   },
 };

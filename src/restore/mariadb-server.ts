@@ -1,7 +1,7 @@
 // What restore and verify ask a MariaDB target, through the mariadb client (no driver): its user databases and their
 // tables; dropping (scratch) databases; counting rows. The password goes in a 0600 --defaults-file, never argv.
 import type { Command } from '../engines/types.js';
-import { optionFileValue } from '../engines/mariadb.js';
+import { mariadbCommand } from '../engines/mariadb.js';
 import { MARIADB_SYSTEM_DATABASES } from '../engines/mariadb-filter.js';
 import { captureCommand } from '../pipeline/command.js';
 import type { Masker } from '../util/mask.js';
@@ -15,23 +15,7 @@ const sqlString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'
 const SYSTEM_LIST = MARIADB_SYSTEM_DATABASES.map(sqlString).join(', ');
 
 function queryCommand(conn: ServerConnection, sql: string): Command {
-  const argv: [string, ...string[]] = [
-    'mariadb',
-    `--host=${conn.host}`,
-    `--port=${conn.port}`,
-    '--protocol=TCP',
-    `--user=${conn.user}`,
-    '--batch',
-    '--skip-column-names',
-    '--default-character-set=utf8mb4',
-    '-e',
-    sql,
-  ];
-  if (conn.password === undefined) return { argv };
-  return {
-    argv,
-    configFile: { content: `[client]\npassword=${optionFileValue(conn.password)}\n`, args: (path) => [`--defaults-file=${path}`], position: 'first' },
-  };
+  return mariadbCommand('mariadb', conn, ['--batch', '--skip-column-names', '--default-character-set=utf8mb4', '-e', sql]);
 }
 
 /** --batch output: rows by line, cells by tab, with \n \t \\ \0 escaped. */
