@@ -273,8 +273,11 @@ describe('check and SSE-KMS', () => {
       { name: 'alpha', engine: 'Postgres', port: rig.pgA.port },
       { name: 'odd', engine: 'Oracle', port: rig.pgA.port },
     ]);
-    const good = await runCli(['check'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink }));
+    const verify = { BACKUP_VERIFY_POSTGRES_URL: rig.admin.url('postgres'), BACKUP_VERIFY_MARIADB_URL: `mariadb://root@127.0.0.1:${rig.maria.port}` };
+    const good = await runCli(['check'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink, extra: verify }));
     expect(good.exitCode, good.stdout).toBe(0);
+    expect(good.stdout).toMatch(/OK {4}verification server postgresql:\/\/pgdba@127\.0\.0\.1:\d+\/postgres reached/);
+    expect(good.stdout).toMatch(/OK {4}verification server mariadb:\/\/root@127\.0\.0\.1:\d+\/ reached/);
     expect(good.stdout).toContain('OK    admin database reached: 2 active containers');
     expect(good.stdout).toContain("WARN  container odd cannot be backed up: unknown dbengine 'Oracle'");
     expect(good.stdout).toContain(`OK    bucket ${s.bucket} writable with AES256 encryption`);

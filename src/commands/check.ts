@@ -11,6 +11,9 @@ import { describeS3Error } from '../pipeline/stream-step.js';
 import { lifecycleHasAbortRule } from '../storage/lifecycle.js';
 import { createS3Client, headObject } from '../storage/s3.js';
 import type { Masker } from '../util/mask.js';
+import { mariadbUserDatabases } from '../restore/mariadb-server.js';
+import { pgRoles } from '../restore/postgres-server.js';
+import { verifyServer } from '../restore/target.js';
 
 type Print = (line: string) => void;
 
@@ -108,6 +111,18 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
     }
   } else {
     warn('SMTP_HOST is not set: no summary mail will be sent');
+  }
+
+  for (const key of ['postgres', 'mariadb'] as const) {
+    const server = verifyServer(config, key);
+    if (!server) continue;
+    try {
+      if (key === 'postgres') await pgRoles(server.conn, server.maintenanceDb);
+      else await mariadbUserDatabases(server.conn, mask);
+      ok(`verification server ${server.label} reached`);
+    } catch (err) {
+      fail(`verification server ${server.label} (BACKUP_VERIFY_${key.toUpperCase()}_URL): ${(err as Error).message}`);
+    }
   }
 
   for (const engine of ENGINES) {
