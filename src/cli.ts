@@ -195,7 +195,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`backup-all: could not start: ${err.message}\n`);
       return 3;
     }
-    process.stderr.write(`backup-all: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    // Config may not have loaded: mask whatever the environment calls a password, secret or token.
+    const secrets = Object.entries(process.env).flatMap(([k, v]) => (/PASSWORD|SECRET|TOKEN|_URI$|_URL$/.test(k) && v ? [v] : []));
+    process.stderr.write(`backup-all: unexpected error: ${makeMasker(secrets)((err as Error).stack ?? String(err))}\n`);
     return 1;
   }
 }

@@ -56,7 +56,8 @@ export function parseContainer(id: number, rowName: string, data: unknown): Cont
     return { ...base, frequency: 'Daily', problem: "containers.data has no 'Info' object" };
   }
   const parsed = infoSchema.safeParse(info);
-  const name = typeof (info as { Name?: unknown }).Name === 'string' && (info as { Name: string }).Name.trim() ? (info as { Name: string }).Name.trim() : rowName;
+  const infoName = (info as { Name?: unknown }).Name;
+  const name = typeof infoName === 'string' && infoName.trim() ? infoName.trim() : rowName;
   const frequency = typeof freq === 'string' ? freq : 'Daily';
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `Info.${i.path.join('.')} ${i.message}`).join('; ');

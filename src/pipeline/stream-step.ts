@@ -72,6 +72,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       key,
       sse: ctx.s3.sse,
       partSizeBytes: ctx.s3.partSizeBytes,
+      partChecksums: ctx.s3.checksum === 'WHEN_SUPPORTED',
       queueSize: ctx.s3.queueSize,
       maxParts: ctx.s3.maxParts,
       ...(step.sizeHint ? { sizeHint: step.sizeHint } : {}),

@@ -4,9 +4,16 @@
 // size), so a stream of unknown length either gets small parts and fails at the 10,000th, or huge parts and huge
 // memory. Here parts start at the configured floor and double every `maxParts / 10` parts, so the first
 // ~maxParts/10 × floor bytes (7.8 GiB at 8 MiB × 10,000) use floor-sized parts, and the stream can grow to
-// ~1023 × that (8 TiB) before the part limit is reached. Memory stays ≈ (queueSize + 1) × current part size.
+// ~1023 × that (8 TiB) before the part limit is reached.
+//
+// Memory: the parts are queueSize buffers, reused from part to part (chunks are copied straight into the part being
+// filled; no per-part allocation, so no page faults and no garbage to collect per part), i.e. queueSize × part size:
+// 32 MiB at the defaults. The bytes in flight stay within that budget when parts grow: at twice the size, half as
+// many parts are in flight (at least one, while the next is filled), so a 100 GiB dump does not need 8 × the memory
+// of a 1 GiB one. Measured in BENCHMARKS.md.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -20,6 +27,8 @@ import { formatBytes } from '../util/duration.js';
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 const DOUBLINGS = 10;
+/** zlib.crc32 (Node ≥ 20.15); without it the SDK computes the checksums, as it does by default. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
 export type Sse = { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId: string };
 
@@ -30,6 +39,7 @@ export interface MultipartOptions {
   sse: Sse;
   /** Size of the first parts (the floor); raised when sizeHint says the object will be bigger. */
   partSizeBytes: number;
+  /** Parts in memory (in flight, and the one being filled) at the first part size; the byte budget for bigger ones. */
   queueSize: number;
   maxParts: number;
   /** Expected size, when known: parts then start big enough for it to fit in maxParts / 2. */
@@ -39,6 +49,11 @@ export interface MultipartOptions {
   beforeComplete?: () => Promise<void>;
   signal?: AbortSignal;
   onPartUploaded?: (info: { partNumber: number; bytes: number; totalBytes: number }) => void;
+  /**
+   * Send a CRC32 of every part (what the SDK does by default, BACKUP_S3_CHECKSUM=WHEN_SUPPORTED), computed here on
+   * the chunks as they arrive rather than by the SDK over each finished part.
+   */
+  partChecksums?: boolean;
 }
 
 export interface MultipartResult {
@@ -54,6 +69,15 @@ export function partSizeFor(partNumber: number, opts: Pick<MultipartOptions, 'pa
   const floor = Math.max(MIN_PART_SIZE, opts.partSizeBytes, Math.min(hinted, MAX_PART_SIZE));
   const doublings = Math.min(Math.floor((partNumber - 1) / step), 30);
   return Math.min(floor * 2 ** doublings, MAX_PART_SIZE);
+}
+
+/**
+ * How many part buffers may exist at once for parts of `size`: queueSize at the first size, then as many as fit in
+ * the same bytes, but at least two (one in flight while the next is filled) unless queueSize is 1.
+ */
+export function buffersFor(size: number, opts: Pick<MultipartOptions, 'partSizeBytes' | 'maxParts' | 'sizeHint' | 'queueSize'>): number {
+  const budget = opts.queueSize * partSizeFor(1, opts);
+  return Math.max(Math.min(opts.queueSize, 2), Math.floor(budget / size));
 }
 
 /** How many bytes fit before the part limit, with this schedule. */
@@ -79,20 +103,30 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
   if (!uploadId) throw new Error('S3 returned no UploadId');
 
   const hash = createHash('sha256');
+  const crc = opts.partChecksums ? nativeCrc32 : undefined;
   const completed: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
+  const spare: Buffer[] = [];
   let firstError: unknown;
   let totalBytes = 0;
   let partNumber = 0;
 
-  const send = (body: Buffer) => {
+  const send = (buffer: Buffer, length: number, checksum: number | undefined) => {
     partNumber += 1;
     const number = partNumber;
+    const body = length === buffer.length ? buffer : buffer.subarray(0, length);
+    const command = new UploadPartCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: number,
+      Body: body,
+      ContentLength: length,
+      ...(checksum === undefined ? {} : { ChecksumAlgorithm: 'CRC32', ChecksumCRC32: crc32Base64(checksum) }),
+    });
+    if (checksum !== undefined) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
     const task = client
-      .send(
-        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length }),
-        { abortSignal: opts.signal },
-      )
+      .send(command, { abortSignal: opts.signal })
       .then((out) => {
         completed.push({
           PartNumber: number,
@@ -102,7 +136,9 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
           ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
           ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
         });
-        opts.onPartUploaded?.({ partNumber: number, bytes: body.length, totalBytes });
+        // The request is over (retries included): its buffer can take the next part.
+        if (spare.length < opts.queueSize) spare.push(buffer);
+        opts.onPartUploaded?.({ partNumber: number, bytes: length, totalBytes });
       })
       .catch((err: unknown) => {
         firstError ??= err;
@@ -112,30 +148,42 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
   };
 
   try {
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    // The part being filled: chunks are copied in as they come (while hot in cache, the hash and CRC are taken too).
+    let part: Buffer | undefined;
+    let filled = 0;
+    let partCrc = 0;
+    reading: for await (const chunk of source as AsyncIterable<Buffer>) {
       if (firstError) break;
       hash.update(chunk);
-      pending.push(chunk);
-      pendingBytes += chunk.length;
       totalBytes += chunk.length;
-      const target = partSizeFor(partNumber + 1, opts);
-      if (pendingBytes >= target) {
-        if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
-        const all = Buffer.concat(pending, pendingBytes);
-        pending = [all.subarray(target)];
-        pendingBytes = all.length - target;
-        send(all.subarray(0, target));
-        // Backpressure: stop reading the dump while the queue is full.
-        while (inFlight.size >= opts.queueSize && !firstError) await Promise.race(inFlight);
+      for (let offset = 0; offset < chunk.length; ) {
+        if (!part) {
+          if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
+          part = takeBuffer(spare, partSizeFor(partNumber + 1, opts));
+          filled = 0;
+          partCrc = 0;
+        }
+        const n = Math.min(chunk.length - offset, part.length - filled);
+        chunk.copy(part, filled, offset, offset + n);
+        if (crc) partCrc = crc(n === chunk.length ? chunk : chunk.subarray(offset, offset + n), partCrc);
+        filled += n;
+        offset += n;
+        if (filled === part.length) {
+          const size = part.length;
+          send(part, filled, crc ? partCrc : undefined);
+          part = undefined;
+          // Backpressure: stop reading the dump while the buffers are all in flight.
+          const limit = buffersFor(size, opts);
+          while (inFlight.size >= limit && !firstError) await Promise.race(inFlight);
+          if (firstError) break reading;
+        }
       }
     }
-    if (!firstError && (pendingBytes > 0 || partNumber === 0)) {
+    if (!firstError && (part || partNumber === 0)) {
       if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
-      send(Buffer.concat(pending, pendingBytes));
+      send(part ?? Buffer.alloc(0), filled, crc ? partCrc : undefined);
     }
-    pending = [];
+    part = undefined;
     await Promise.all(inFlight);
     if (firstError) throw firstError;
     await opts.beforeComplete?.();
@@ -155,6 +203,33 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
     throw err;
   }
 }
+
+/** A part buffer of `size`: a spare one when there is one of that size (parts grow: smaller ones are dropped). */
+function takeBuffer(spare: Buffer[], size: number): Buffer {
+  for (let buffer = spare.pop(); buffer; buffer = spare.pop()) if (buffer.length === size) return buffer;
+  return Buffer.allocUnsafeSlow(size);
+}
+
+function crc32Base64(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0);
+  return bytes.toString('base64');
+}
+
+/**
+ * When the part carries a CRC32, its payload is not hashed a second time for the SigV4 signature (UNSIGNED-PAYLOAD):
+ * the checksum, which S3 verifies, already guards the bytes. The SDK does the same for streamed bodies (unsigned
+ * payload, trailing checksum), and the AWS CLI for uploads over TLS. Hashing every 8 MiB part once more, out of
+ * cache, cost ~1 s of CPU per GiB (BENCHMARKS.md). Without checksums (WHEN_REQUIRED) the payload stays signed.
+ */
+const unsignedPayload = <Input extends object, Output extends object>(
+  next: (args: { input: Input; request: unknown }) => Promise<{ output: Output; response: unknown }>,
+) => async (args: { input: Input; request: unknown }) => {
+  const request = args.request as { headers?: Record<string, string> };
+  if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  return next(args);
+};
+const UNSIGNED_PAYLOAD_STEP = { step: 'build', name: 'unsignedPayloadWithChecksum' } as const;
 
 function tooBig(opts: MultipartOptions): Error {
   return new Error(
