@@ -103,6 +103,14 @@ describe('a dump that fails', () => {
     expect(mail!.text).toContain('Dumping the contents of table');
   });
 
+  it('a small dump (less than one part) that exits 1 leaves no object either', async () => {
+    const s = await scenario([pg('tiny')], { fake: { pg_dump: fakeDump.failAfter(1000) } });
+    const run = await runCli(['tiny'], s.env);
+    expect(run.exitCode).toBe(1);
+    expect((await endOf(s, 'tiny'))!.err_msg).toMatch(/^ERROR: pg_dump exited with code 1: /);
+    await expectNothingLeft(s, 'tiny');
+  });
+
   it('killed by a signal mid-stream: no object, the row says it was killed', async () => {
     const pids = join(dir, 'killed.pids');
     const s = await scenario([pg('victim')], { fake: { pg_dump: fakeDump.slow(pids) } });

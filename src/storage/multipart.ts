@@ -4,13 +4,17 @@
 // size), so a stream of unknown length either gets small parts and fails at the 10,000th, or huge parts and huge
 // memory. Here parts start at the configured floor and double every `maxParts / 10` parts, so the first
 // ~maxParts/10 × floor bytes (7.8 GiB at 8 MiB × 10,000) use floor-sized parts, and the stream can grow to
-// ~1023 × that (8 TiB) before the part limit is reached.
+// ~1023 × that (8 TiB) before the part limit is reached. A stream that ends within its first part (the globals, small
+// databases) is stored with one PutObject instead: two requests fewer.
 //
 // Memory: the parts are queueSize buffers, reused from part to part (chunks are copied straight into the part being
 // filled; no per-part allocation, so no page faults and no garbage to collect per part), i.e. queueSize × part size:
 // 32 MiB at the defaults. The bytes in flight stay within that budget when parts grow: at twice the size, half as
-// many parts are in flight (at least one, while the next is filled), so a 100 GiB dump does not need 8 × the memory
-// of a 1 GiB one. Measured in BENCHMARKS.md.
+// many parts are in flight (at least one, while the next is filled). Measured in BENCHMARKS.md.
+//
+// CPU: every byte is hashed (SHA-256 of the object, logged) and, with BACKUP_S3_CHECKSUM=WHEN_SUPPORTED, CRC32'd per
+// part, both on the chunks as they arrive, while they are in cache; the SDK then neither checksums nor hashes the
+// 8 MiB parts again (see unsignedPayload).
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -18,6 +22,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
   type S3Client,
@@ -27,6 +32,7 @@ import { formatBytes } from '../util/duration.js';
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 const DOUBLINGS = 10;
+const FIRST_BUFFER = 64 * 1024;
 /** zlib.crc32 (Node ≥ 20.15); without it the SDK computes the checksums, as it does by default. */
 const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
@@ -89,42 +95,45 @@ export function capacityOf(opts: Pick<MultipartOptions, 'partSizeBytes' | 'maxPa
 
 export async function uploadStream(source: Readable, opts: MultipartOptions): Promise<MultipartResult> {
   const { client, bucket, key } = opts;
-  const created = await client.send(
-    new CreateMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      ContentType: opts.contentType ?? 'application/octet-stream',
-      ServerSideEncryption: opts.sse.mode,
-      ...(opts.sse.mode === 'aws:kms' ? { SSEKMSKeyId: opts.sse.kmsKeyId } : {}),
-    }),
-    { abortSignal: opts.signal },
-  );
-  const uploadId = created.UploadId;
-  if (!uploadId) throw new Error('S3 returned no UploadId');
-
+  const objectSettings = {
+    Bucket: bucket,
+    Key: key,
+    ContentType: opts.contentType ?? 'application/octet-stream',
+    ServerSideEncryption: opts.sse.mode,
+    ...(opts.sse.mode === 'aws:kms' ? { SSEKMSKeyId: opts.sse.kmsKeyId } : {}),
+  };
   const hash = createHash('sha256');
   const crc = opts.partChecksums ? nativeCrc32 : undefined;
+  const checksumOf = (value: number) => (crc ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: crc32Base64(value) } : {});
   const completed: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   const spare: Buffer[] = [];
+  let uploadId: string | undefined;
   let firstError: unknown;
   let totalBytes = 0;
   let partNumber = 0;
 
-  const send = (buffer: Buffer, length: number, checksum: number | undefined) => {
+  // Created when the first part is full: a stream that fits in one part goes up as a single PutObject instead
+  // (two requests fewer for each of the many small dumps: globals, small databases).
+  const createUpload = async (): Promise<string> => {
+    const created = await client.send(new CreateMultipartUploadCommand(objectSettings), { abortSignal: opts.signal });
+    if (!created.UploadId) throw new Error('S3 returned no UploadId');
+    return created.UploadId;
+  };
+
+  const send = (id: string, buffer: Buffer, length: number, checksum: number) => {
     partNumber += 1;
     const number = partNumber;
-    const body = length === buffer.length ? buffer : buffer.subarray(0, length);
     const command = new UploadPartCommand({
       Bucket: bucket,
       Key: key,
-      UploadId: uploadId,
+      UploadId: id,
       PartNumber: number,
-      Body: body,
+      Body: length === buffer.length ? buffer : buffer.subarray(0, length),
       ContentLength: length,
-      ...(checksum === undefined ? {} : { ChecksumAlgorithm: 'CRC32', ChecksumCRC32: crc32Base64(checksum) }),
+      ...checksumOf(checksum),
     });
-    if (checksum !== undefined) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
+    if (crc) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
     const task = client
       .send(command, { abortSignal: opts.signal })
       .then((out) => {
@@ -150,6 +159,7 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
   try {
     // The part being filled: chunks are copied in as they come (while hot in cache, the hash and CRC are taken too).
     let part: Buffer | undefined;
+    let target = 0;
     let filled = 0;
     let partCrc = 0;
     reading: for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -159,29 +169,50 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
       for (let offset = 0; offset < chunk.length; ) {
         if (!part) {
           if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
-          part = takeBuffer(spare, partSizeFor(partNumber + 1, opts));
+          target = partSizeFor(partNumber + 1, opts);
+          // The first part starts small and grows as it fills, so small dumps never allocate a whole part.
+          part = partNumber === 0 ? Buffer.allocUnsafeSlow(Math.min(target, FIRST_BUFFER)) : takeBuffer(spare, target);
           filled = 0;
           partCrc = 0;
+        }
+        if (filled === part.length) {
+          const bigger = Buffer.allocUnsafeSlow(Math.min(target, part.length * 4));
+          part.copy(bigger, 0, 0, filled);
+          part = bigger;
         }
         const n = Math.min(chunk.length - offset, part.length - filled);
         chunk.copy(part, filled, offset, offset + n);
         if (crc) partCrc = crc(n === chunk.length ? chunk : chunk.subarray(offset, offset + n), partCrc);
         filled += n;
         offset += n;
-        if (filled === part.length) {
-          const size = part.length;
-          send(part, filled, crc ? partCrc : undefined);
+        if (filled === target) {
+          uploadId ??= await createUpload();
+          send(uploadId, part, filled, partCrc);
           part = undefined;
           // Backpressure: stop reading the dump while the buffers are all in flight.
-          const limit = buffersFor(size, opts);
+          const limit = buffersFor(target, opts);
           while (inFlight.size >= limit && !firstError) await Promise.race(inFlight);
           if (firstError) break reading;
         }
       }
     }
-    if (!firstError && (part || partNumber === 0)) {
+    if (!firstError && !uploadId) {
+      // All of it fits in one part: one PutObject, once the dump has exited 0 (beforeComplete), so a failed dump
+      // never leaves an object behind.
+      await opts.beforeComplete?.();
+      const command = new PutObjectCommand({
+        ...objectSettings,
+        Body: part ? part.subarray(0, filled) : Buffer.alloc(0),
+        ContentLength: filled,
+        ...checksumOf(partCrc),
+      });
+      if (crc) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
+      await client.send(command, { abortSignal: opts.signal });
+      return { bytes: totalBytes, parts: 1, sha256: hash.digest('hex') };
+    }
+    if (!firstError && part && uploadId) {
       if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
-      send(part ?? Buffer.alloc(0), filled, crc ? partCrc : undefined);
+      send(uploadId, part, filled, partCrc);
     }
     part = undefined;
     await Promise.all(inFlight);
@@ -195,11 +226,13 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
   } catch (err) {
     await Promise.allSettled(inFlight);
     // A fresh request without the caller's signal: the abort must go out even when the run is being interrupted.
-    await client
-      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
-      .catch(() => {
-        /* lifecycle rule AbortIncompleteMultipartUpload is the backstop; the caller reports the original error */
-      });
+    if (uploadId) {
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+        .catch(() => {
+          /* lifecycle rule AbortIncompleteMultipartUpload is the backstop; the caller reports the original error */
+        });
+    }
     throw err;
   }
 }
