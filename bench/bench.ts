@@ -19,6 +19,9 @@
  *   --sweep            also sweep BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE for C (MariaDB, no compression)
  *   --json FILE        also write every figure as JSON
  *   --bin PATH         run this build of the CLI for C (e.g. a checkout of an older commit), default bin/backup-all
+ *   --s3 moto|null     the S3 server: moto (default), or bench/null-s3.mjs, which answers like S3 but keeps no data:
+ *                      for dumps bigger than moto can hold (it assembles an object in memory ~4 times over), and to
+ *                      see the uploaders without the emulator's CPU
  *   --quick            CI smoke: 32 MiB dumps, 1 run, a fleet of 10 (under a minute)
  * Not a test: vitest never runs it.
  */
@@ -33,14 +36,17 @@ import { createAdminDb, type SeedContainer } from '../test/helpers/admin-db.js';
 import { toolEnv } from '../test/helpers/run-cli.js';
 import {
   createBucket,
+  freePort,
   listKeys,
   RIG_PASSWORDS,
   s3Client,
   startPostgres,
   startRig,
+  waitUntil,
   type PgServer,
   type Rig,
 } from '../test/rig/index.js';
+import { spawnServer } from '../test/rig/proc.js';
 import { dumpDatabaseStep } from '../src/engines/postgres.js';
 import { mariadb } from '../src/engines/mariadb.js';
 import type { Command, Target } from '../src/engines/types.js';
@@ -49,6 +55,7 @@ import { generateMariadb, generatePostgres } from './data.js';
 import { measure, medianStats, requireGnuTime, sh, type RunStats, type Timed } from './measure.js';
 
 const DEFAULT_BIN = fileURLToPath(new URL('../bin/backup-all', import.meta.url));
+const NULL_S3 = fileURLToPath(new URL('./null-s3.mjs', import.meta.url));
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 const BENCH_DB = 'benchdata';
@@ -68,6 +75,7 @@ interface Options {
   sweep: boolean;
   json?: string;
   bin: string;
+  s3: 'moto' | 'null';
   quick: boolean;
 }
 
@@ -83,6 +91,7 @@ function options(argv: string[]): Options {
       sweep: { type: 'boolean' },
       json: { type: 'string' },
       bin: { type: 'string' },
+      s3: { type: 'string' },
       quick: { type: 'boolean' },
     },
   });
@@ -101,8 +110,13 @@ function options(argv: string[]): Options {
     sweep: values.sweep ?? false,
     ...(values.json ? { json: values.json } : {}),
     bin: values.bin ?? DEFAULT_BIN,
+    s3: values.s3 === 'null' ? 'null' : values.s3 === undefined || values.s3 === 'moto' ? 'moto' : badS3(values.s3),
     quick,
   };
+}
+
+function badS3(value: string): never {
+  throw new Error(`--s3 expects moto or null, not '${value}'`);
 }
 
 // ------------------------------------------------------------------------------------------------ commands
@@ -170,10 +184,10 @@ class Bench {
     private readonly big: PgServer,
     private readonly dir: string,
     private readonly aws: string | undefined,
-    private readonly motoPid: number | undefined,
+    private readonly server: S3Server,
     private readonly adminDb: string,
   ) {
-    this.s3 = s3Client(rig.moto.endpoint);
+    this.s3 = s3Client(server.endpoint);
   }
 
   private baseEnv(): Record<string, string> {
@@ -182,7 +196,11 @@ class Bench {
 
   /** The CLI's environment: the rig's admin DB and bucket, defaults for everything the benchmark does not vary. */
   toolEnv(extra: Record<string, string> = {}): Record<string, string> {
-    const env = toolEnv(this.rig, { adminDb: this.adminDb, bucket: BUCKET, extra: { PATH: process.env.PATH ?? '', ...extra } });
+    const env = toolEnv(this.rig, {
+      adminDb: this.adminDb,
+      bucket: BUCKET,
+      extra: { PATH: process.env.PATH ?? '', AWS_ENDPOINT_URL_S3: this.server.endpoint, ...extra },
+    });
     delete env.BACKUP_PROGRESS_INTERVAL; // the tests' 1 s; the default (30 s) here
     return env;
   }
@@ -199,7 +217,7 @@ class Bench {
   }
 
   private awsCp(key: string): string {
-    return `${sh(this.aws ?? 'aws')} --endpoint-url ${sh(this.rig.moto.endpoint)} s3 cp - ${sh(`s3://${BUCKET}/${key}`)} --sse AES256 --only-show-errors`;
+    return `${sh(this.aws ?? 'aws')} --endpoint-url ${sh(this.server.endpoint)} s3 cp - ${sh(`s3://${BUCKET}/${key}`)} --sse AES256 --only-show-errors`;
   }
 
   /** Removes every object (moto keeps them in memory and temp files). */
@@ -210,7 +228,7 @@ class Bench {
 
   /** One measured run; the bucket emptied after it. */
   async once(label: string, build: (timed: Timed) => string, env: Record<string, string>): Promise<RunStats> {
-    const stats = await measure(build, { env, ...(this.motoPid ? { motoPid: this.motoPid } : {}) });
+    const stats = await measure(build, { env, ...(this.server.pid ? { serverPid: this.server.pid } : {}) });
     await this.emptyBucket();
     note(`${label}: ${f1(stats.wallS)} s`);
     return stats;
@@ -407,16 +425,14 @@ class Bench {
         const dumpCpu = r.dumpProc ? (r.stats.procs[r.dumpProc]?.cpuS ?? 0) : (a?.stats.procs.dump?.cpuS ?? 0);
         let uploaderCpu = r.uploaderProc ? (r.stats.procs[r.uploaderProc]?.cpuS ?? 0) : 0;
         if (r.uploaderIncludesDump) uploaderCpu -= dumpCpu;
-        const other = r.stats.machineCpuS - dumpCpu - uploaderCpu - r.stats.motoCpuS;
-        cpuRows.push([r.label, f1(r.stats.wallS), f1(dumpCpu), r.uploaderProc ? f1(uploaderCpu) : '', f1(r.stats.motoCpuS), f1(other)]);
+        const other = r.stats.machineCpuS - dumpCpu - uploaderCpu - r.stats.serverCpuS;
+        cpuRows.push([r.label, f1(r.stats.wallS), f1(dumpCpu), r.uploaderProc ? f1(uploaderCpu) : '', f1(r.stats.serverCpuS), f1(other)]);
       }
     }
     out.push(table(['Scenario', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'C/A', 'C/B', 'Stored'], mainRows));
     out.push('');
-    out.push('Where the CPU goes (CPU seconds; the machine has ' + cpus().length + ' cores, so at most ' + cpus().length + ' × wall):');
-    out.push(
-      table(['Scenario', 'Wall s', 'Dump', 'Uploader', 'moto', 'DB server + rest'], cpuRows),
-    );
+    out.push(`Where the CPU goes (CPU seconds; the machine has ${cpus().length} cores, so at most ${cpus().length} × wall; S3 server: ${this.server.name}):`);
+    out.push(table(['Scenario', 'Wall s', 'Dump', 'Uploader', 'S3 server', 'DB server + rest'], cpuRows));
     out.push('(C: the uploader is node with its compression; its dump CPU is taken from the A row: node\'s rusage includes its children.)');
     if (this.fleetRows.length) {
       out.push('');
@@ -449,6 +465,26 @@ class Bench {
   close(): void {
     this.s3.destroy();
   }
+}
+
+interface S3Server {
+  name: string;
+  endpoint: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** moto from the rig, or bench/null-s3.mjs started next to it (under the rig's directory, so it is reaped with it). */
+async function s3Server(kind: 'moto' | 'null', rig: Rig): Promise<S3Server> {
+  if (kind === 'moto') {
+    const pid = Number(readFileSync(join(rig.baseDir, 'moto', 'moto.pid'), 'utf8').trim()) || undefined;
+    return { name: 'moto', endpoint: rig.moto.endpoint, pid, stop: async () => {} };
+  }
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const server = spawnServer(process.execPath, [NULL_S3, String(port)], { logFile: join(rig.baseDir, 'null-s3.log'), cwd: rig.baseDir });
+  await waitUntil(async () => (await fetch(endpoint).then((r) => r.status).catch(() => 0)) > 0, 10_000, 'null-s3 to listen');
+  return { name: 'null-s3 (keeps no data)', endpoint, pid: server.pid, stop: () => server.stop() };
 }
 
 interface Scenario {
@@ -535,6 +571,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mydb-bench-'));
   let bench: Bench | undefined;
   let big: PgServer | undefined;
+  let server: S3Server | undefined;
   try {
     // The big database gets a server of its own, so the container's backup is that database (plus the globals).
     big = await startPostgres({ baseDir: rig.baseDir, name: 'pgbench', adminPassword: RIG_PASSWORDS.pg });
@@ -546,11 +583,11 @@ async function main(): Promise<void> {
     ];
     const adminDb = 'mydb_bench_admin';
     await createAdminDb(rig.admin, adminDb, containers);
-    const s3 = s3Client(rig.moto.endpoint);
+    server = await s3Server(opts.s3, rig);
+    const s3 = s3Client(server.endpoint);
     await createBucket(s3, BUCKET);
     s3.destroy();
-    const motoPid = Number(readFileSync(join(rig.baseDir, 'moto', 'moto.pid'), 'utf8').trim()) || undefined;
-    bench = new Bench(opts, rig, big, dir, aws, motoPid, adminDb);
+    bench = new Bench(opts, rig, big, dir, aws, server, adminDb);
 
     if (opts.only.has('pg')) await bench.postgres();
     if (opts.only.has('maria')) await bench.mariadb();
@@ -559,7 +596,7 @@ async function main(): Promise<void> {
     say(`\nmydb-backup benchmark — ${new Date().toISOString()}`);
     say(machine());
     say(load.stop());
-    say(`C: ${opts.bin}; runs per figure: ${opts.runs} (medians); total ${f1((Date.now() - started) / 1000)} s\n`);
+    say(`C: ${opts.bin}; S3: ${server.name}; runs per figure: ${opts.runs} (medians); total ${f1((Date.now() - started) / 1000)} s\n`);
     say(bench.report());
     if (opts.json) {
       await writeFile(
@@ -570,6 +607,7 @@ async function main(): Promise<void> {
   } finally {
     bench?.close();
     await rm(dir, { recursive: true, force: true });
+    await server?.stop();
     await big?.stop();
     await rig.stop();
   }

@@ -1,6 +1,6 @@
 /**
  * Measuring one run of a shell pipeline: wall time, and per watched process its CPU time and peak RSS (GNU time,
- * wrapped around just that process), plus the CPU time of moto and of the whole machine over the run (so what the
+ * wrapped around just that process), plus the CPU time of the S3 server and of the whole machine over the run (so what the
  * database servers spent shows as the remainder).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,8 +20,8 @@ export interface ProcStats {
 export interface RunStats {
   wallS: number;
   procs: Record<string, ProcStats>;
-  /** CPU seconds moto_server spent during the run. */
-  motoCpuS: number;
+  /** CPU seconds the S3 server (moto, or null-s3) spent during the run. */
+  serverCpuS: number;
   /** CPU seconds the whole machine spent during the run (all processes, all cores). */
   machineCpuS: number;
   stdout: string;
@@ -58,8 +58,8 @@ function machineCpuS(): number {
 
 export interface RunOptions {
   env: Record<string, string>;
-  /** The pid of moto_server, whose CPU time is sampled around the run. */
-  motoPid?: number;
+  /** The pid of the S3 server, whose CPU time is sampled around the run. */
+  serverPid?: number;
   timeoutMs?: number;
 }
 
@@ -76,7 +76,7 @@ export async function measure(build: (timed: Timed) => string, opts: RunOptions)
   };
   const script = `set -euo pipefail\n${build(timed)}`;
   try {
-    const motoBefore = processCpuS(opts.motoPid);
+    const serverBefore = processCpuS(opts.serverPid);
     const machineBefore = machineCpuS();
     const started = performance.now();
     const result = await execa('bash', ['-c', script], {
@@ -87,7 +87,7 @@ export async function measure(build: (timed: Timed) => string, opts: RunOptions)
     });
     const wallS = (performance.now() - started) / 1000;
     const machine = machineCpuS() - machineBefore;
-    const moto = processCpuS(opts.motoPid) - motoBefore;
+    const server = processCpuS(opts.serverPid) - serverBefore;
     if (result.exitCode !== 0) {
       const tail = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-20).join('\n');
       throw new Error(`benchmark command failed (exit ${result.exitCode}):\n${script}\n${tail}`);
@@ -99,7 +99,7 @@ export async function measure(build: (timed: Timed) => string, opts: RunOptions)
       const [user = 0, system = 0, rssKiB = 0] = (lines.at(-1) ?? '').split(' ').map(Number);
       procs[label] = { cpuS: user + system, maxRssMiB: rssKiB / 1024 };
     }
-    return { wallS, procs, motoCpuS: moto, machineCpuS: machine, stdout: result.stdout };
+    return { wallS, procs, serverCpuS: server, machineCpuS: machine, stdout: result.stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -129,7 +129,7 @@ export function medianStats(runs: RunStats[]): RunStats {
   return {
     wallS: median(runs.map((r) => r.wallS)),
     procs,
-    motoCpuS: median(runs.map((r) => r.motoCpuS)),
+    serverCpuS: median(runs.map((r) => r.serverCpuS)),
     machineCpuS: median(runs.map((r) => r.machineCpuS)),
     stdout: runs.at(-1)?.stdout ?? '',
   };
