@@ -211,6 +211,7 @@ const envSchema = z
       }
     }),
     BACKUP_VERIFY_SAMPLE: int(0, 0, 1000),
+    BACKUP_ROW_COUNTS: bool(true),
     BACKUP_PING_URL: optionalText.transform((v, ctx) => {
       if (v === undefined) return undefined;
       let url: URL;
@@ -309,6 +310,11 @@ export interface Config {
    * into, per engine, and how many of a night's backups the nightly run verifies (0: none).
    */
   verify: { postgresUrl?: string; mariadbUrl?: string; sample: number };
+  /**
+   * Count rows per table at backup time (into the backup's manifest), for verifications to compare: PostgreSQL
+   * counts in the dump's snapshot (one more read of each table), MariaDB and MongoDB in the dump stream.
+   */
+  countRows: boolean;
   /** Dead-man's switch (healthchecks.io style): pinged at the start (/start) and the end (/fail on failure). */
   pingUrl?: string;
   /** Every secret the tool knows: masked out of logs, rows, mails and error messages. */
@@ -398,6 +404,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       ...(e.BACKUP_VERIFY_MARIADB_URL ? { mariadbUrl: e.BACKUP_VERIFY_MARIADB_URL } : {}),
       sample: e.BACKUP_VERIFY_SAMPLE,
     },
+    countRows: e.BACKUP_ROW_COUNTS,
     ...(e.BACKUP_PING_URL ? { pingUrl: e.BACKUP_PING_URL } : {}),
     secrets,
   };

@@ -5,7 +5,7 @@
  */
 import { writeFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRig } from './helpers/rig.js';
@@ -44,9 +44,21 @@ describe('MariaDB containers', () => {
     const s = await scenario('maria', [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }]);
     const run = await runCli(['--type', 'Admin', 'crmbox'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    const [key, ...more] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
+    const [key, manifestKey, ...more] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
     expect(more).toEqual([]);
     expect(key).toMatch(/^mydb\/crmbox\/(\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d)\/crmbox_\1\.sql\.gz$/);
+    expect(manifestKey).toBe(key!.replace(/[^/]+$/, 'manifest.json'));
+    // The rows per table, counted in the dump stream, are those of the server.
+    const manifest = JSON.parse((await getObjectBuffer(s3, s.bucket, manifestKey!)).toString('utf8'));
+    expect(manifest.objects).toHaveLength(1);
+    for (const db of MARIA_SAMPLE_DBS) {
+      const counted = await rig.maria.query(
+        `SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' AND TABLE_TYPE = 'BASE TABLE'`,
+      );
+      const exact: Record<string, number> = {};
+      for (const [table] of counted) exact[table!] = Number((await rig.maria.query(`SELECT COUNT(*) FROM \`${db}\`.\`${table}\``))[0]![0]);
+      expect(manifest.objects[0].rows[db], db).toEqual(exact);
+    }
     expect((await headObject(s3, s.bucket, key!)).ServerSideEncryption).toBe('AES256');
 
     const rows = await rowsOf(s.adminUrl);
@@ -117,7 +129,12 @@ describe('MongoDB containers (stand-in mongodump)', () => {
     const [key] = await listKeys(s3, s.bucket, 'mydb/docs/');
     expect(key).toMatch(/^mydb\/docs\/[^/]+\/archive\.gz$/);
     expect((await headObject(s3, s.bucket, key!)).ServerSideEncryption).toBe('AES256');
-    expect((await getObjectBuffer(s3, s.bucket, key!)).subarray(0, 4)).toEqual(ARCHIVE_MAGIC);
+    // With --archive, mongodump --gzip gzips the whole archive.
+    expect(gunzipSync(await getObjectBuffer(s3, s.bucket, key!)).subarray(0, 4)).toEqual(ARCHIVE_MAGIC);
+    // The documents per collection, counted in the archive as it streamed past (the stand-in's default content).
+    const manifest = JSON.parse((await getObjectBuffer(s3, s.bucket, key!.replace(/archive\.gz$/, 'manifest.json'))).toString('utf8'));
+    expect(manifest.objects[0].rows).toMatchObject({ admin: { 'system.version': 2 }, shop: { audit_log: 0 } });
+    expect(Object.keys(manifest.objects[0].rows).sort()).toEqual(['admin', 'crm', 'shop']);
     const argv = (await readFile(s.log, 'utf8')).split('--- env ---')[0]!;
     expect(argv).toContain('--archive');
     expect(argv).toContain('--gzip');
@@ -145,6 +162,19 @@ describe('MongoDB containers (stand-in mongodump)', () => {
     const end = (await rowsOf(s.adminUrl)).find((r) => r.state === 'end')!;
     expect(end.err_msg).toMatch(/^ERROR: mongodump exited with code 1: Failed: connection reset by peer/);
   });
+
+  it.each([
+    ['plain', { BACKUP_COMPRESS_MONGODB: 'none' }],
+    ['--gzip', {}],
+  ])('a %s archive that mongorestore would refuse (a wrong CRC) fails the backup though mongodump exited 0: no object', async (_label, extra) => {
+    const s = await mongoScenario(`mongocrc${_label.length}`, { FAKE_MONGODUMP_CORRUPT: 'crc', FAKE_MONGODUMP_BYTES: 3 * 1024 * 1024 }, extra);
+    const run = await runCli(['docs'], s.env);
+    expect(run.exitCode).toBe(1);
+    expect(await listKeys(s3, s.bucket, '')).toEqual([]);
+    expect(await listMultipartUploads(s3, s.bucket)).toEqual([]);
+    const end = (await rowsOf(s.adminUrl)).find((r) => r.state === 'end')!;
+    expect(end.err_msg).toMatch(/^ERROR: the archive mongodump wrote is not valid \(mongorestore would refuse it\): .*CRC/);
+  });
 });
 
 const realMongo = process.env.MONGO_TEST_URI;
@@ -164,5 +194,9 @@ describe.runIf(realMongo && haveMongoTools.every(Boolean))('MongoDB round trip a
     const restore = execa('mongorestore', ['--archive', '--gzip', '--dryRun', `--uri=${realMongo}`], { stdin: 'pipe' });
     (await getObjectStream(s3, s.bucket, key!)).pipe(restore.stdin!);
     expect((await restore).exitCode).toBe(0);
+    // The real archive passes the archive check, and its documents match what the backup counted.
+    const verify = await runCli(['verify', 'realdocs'], s.env);
+    expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/OK\s+realdocs \S+: .*documents per collection as the backup counted them/);
   });
 });

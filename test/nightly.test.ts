@@ -73,10 +73,12 @@ describe('the nightly run', () => {
     const names = new Set(keys.map((k) => k.split('/')[1]));
     expect([...names].sort()).toEqual(['_admin-db', 'alpha', 'bravo', 'foxtrot']);
     const alpha = keys.filter((k) => k.startsWith('mydb/alpha/')).map((k) => k.split('/').slice(2).join('/').replace(/^[^/]+\//, ''));
-    expect(alpha.sort()).toEqual(['alpha_blog.dump', 'alpha_globals.sql', 'alpha_shop.dump']);
+    // Each backup's manifest.json comes last (sizes, SHA-256s, row counts).
+    expect(alpha.sort()).toEqual(['alpha_blog.dump', 'alpha_globals.sql', 'alpha_shop.dump', 'manifest.json']);
     expect(keys.filter((k) => k.startsWith('mydb/bravo/')).map((k) => k.split('/').pop()).sort()).toEqual([
       'bravo_globals.sql',
       'bravo_inventory.dump',
+      'manifest.json',
     ]);
   });
 

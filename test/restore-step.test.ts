@@ -4,6 +4,7 @@
  * to happen: missing objects, corrupt and truncated gzip and zstd, a command dying early, a missing completion
  * comment, an interrupt.
  */
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,14 +69,14 @@ describe('streamObjectToCommand', () => {
     const body = encode(SQL);
     await put(`ok/${name}`, body);
     const out = join(dir, `ok-${name}`);
-    const result = await streamObjectToCommand(step(name, sink(out), { completionMarker: '-- Dump completed' }), `ok/${name}`, ctx());
+    const result = await streamObjectToCommand(step(name, sink(out), { completionMarker: '-- Dump completed' }), { key: `ok/${name}` }, ctx());
     expect(result.bytes).toBe(body.length);
     expect((await readFile(out)).equals(SQL)).toBe(true);
   });
 
   it('a missing object: cannot read it, and the command never starts', async () => {
     const out = join(dir, 'never');
-    const err = await failure(streamObjectToCommand(step('gone.dump', sink(out)), 'nowhere/gone.dump', ctx()));
+    const err = await failure(streamObjectToCommand(step('gone.dump', sink(out)), { key: 'nowhere/gone.dump' }, ctx()));
     expect(err).toBeInstanceOf(RestoreFailed);
     expect(err!.message).toMatch(/^cannot read s3:\/\/\S+\/nowhere\/gone\.dump: NoSuchKey \(HTTP 404\)/);
     await expect(readFile(out)).rejects.toThrow(/ENOENT/);
@@ -90,7 +91,7 @@ describe('streamObjectToCommand', () => {
     await put(`bad/${name}`, make());
     // The stand-in notes whether it saw its input end; a killed one never writes the note.
     const out = join(dir, `bad-${name}`);
-    const err = await failure(streamObjectToCommand(step(name, sink(out, 'cat > "$OUT" && echo END >> "$OUT"')), `bad/${name}`, ctx()));
+    const err = await failure(streamObjectToCommand(step(name, sink(out, 'cat > "$OUT" && echo END >> "$OUT"')), { key: `bad/${name}` }, ctx()));
     expect(err).toBeInstanceOf(RestoreFailed);
     expect(err!.message).toMatch(message);
     const written = await readFile(out, 'utf8').catch(() => '');
@@ -101,7 +102,7 @@ describe('streamObjectToCommand', () => {
     const cut = SQL.subarray(0, SQL.length - 200_000);
     await put('trunc/x.sql', cut);
     const out = join(dir, 'trunc');
-    const err = await failure(streamObjectToCommand(step('x.sql', sink(out, 'cat > "$OUT" && echo END >> "$OUT"'), { completionMarker: '-- Dump completed' }), 'trunc/x.sql', ctx()));
+    const err = await failure(streamObjectToCommand(step('x.sql', sink(out, 'cat > "$OUT" && echo END >> "$OUT"'), { completionMarker: '-- Dump completed' }), { key: 'trunc/x.sql' }, ctx()));
     expect(err!.message).toMatch(/trunc\/x\.sql is corrupt or truncated: it is truncated: its end lacks '-- Dump completed'/);
     const written = await readFile(out).catch(() => Buffer.alloc(0));
     expect(written.length).toBeLessThanOrEqual(cut.length - 64 * 1024);
@@ -110,7 +111,7 @@ describe('streamObjectToCommand', () => {
   it('the command failing early: its exit code and stderr, masked', async () => {
     await put('early/x.sql', SQL);
     const err = await failure(
-      streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 1000 >/dev/null; echo "FATAL: password hunter2 rejected" >&2; exit 3'] }), 'early/x.sql', ctx()),
+      streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 1000 >/dev/null; echo "FATAL: password hunter2 rejected" >&2; exit 3'] }), { key: 'early/x.sql' }, ctx()),
     );
     expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/early\/x\.sql: sh exited with code 3: FATAL: password \*\*\* rejected/);
     expect(err!.message).not.toContain('hunter2');
@@ -118,7 +119,7 @@ describe('streamObjectToCommand', () => {
 
   it('the command exiting 0 without reading everything is a failure too', async () => {
     await put('quits/x.sql', SQL);
-    const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 10 >/dev/null; exit 0'] }), 'quits/x.sql', ctx()));
+    const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 10 >/dev/null; exit 0'] }), { key: 'quits/x.sql' }, ctx()));
     expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/quits\/x\.sql: sh stopped reading before the end of the object/);
   });
 
@@ -126,10 +127,10 @@ describe('streamObjectToCommand', () => {
     await put('filter/x.sql', 'keep 1\ndrop me\nkeep 2\n');
     const out = join(dir, 'filtered');
     const filter = () => ({ line: (l: string) => (l.startsWith('drop') ? null : l.toUpperCase()) });
-    await streamObjectToCommand(step('x.sql', sink(out), { filter }), 'filter/x.sql', ctx());
+    await streamObjectToCommand(step('x.sql', sink(out), { filter }), { key: 'filter/x.sql' }, ctx());
     expect(await readFile(out, 'utf8')).toBe('KEEP 1\nKEEP 2\n');
     const failing = () => ({ line: (l: string) => l, end: () => { throw new Error('the backup holds no database x'); } });
-    const err = await failure(streamObjectToCommand(step('x.sql', sink(join(dir, 'f2'), 'cat > "$OUT" && echo END >> "$OUT"'), { filter: failing }), 'filter/x.sql', ctx()));
+    const err = await failure(streamObjectToCommand(step('x.sql', sink(join(dir, 'f2'), 'cat > "$OUT" && echo END >> "$OUT"'), { filter: failing }), { key: 'filter/x.sql' }, ctx()));
     expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/filter\/x\.sql: the backup holds no database x/);
     expect(await readFile(join(dir, 'f2'), 'utf8').catch(() => '')).not.toContain('END');
   });
@@ -138,14 +139,30 @@ describe('streamObjectToCommand', () => {
     await put('slow/x.sql', SQL);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'sleep 30'] }), 'slow/x.sql', ctx({ signal: controller.signal })));
+    const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'sleep 30'] }), { key: 'slow/x.sql' }, ctx({ signal: controller.signal })));
     expect(err!.message).toMatch(/interrupted/);
+  });
+
+  it("an object whose bytes differ from the manifest's SHA-256 fails, and the command never reads its end", async () => {
+    await put('digest/x.sql', SQL);
+    const right = createHash('sha256').update(SQL).digest('hex');
+    const out = join(dir, 'digest-ok');
+    await streamObjectToCommand(step('x.sql', sink(out), { completionMarker: '-- Dump completed' }), { key: 'digest/x.sql', sha256: right }, ctx());
+    expect((await readFile(out)).equals(SQL)).toBe(true);
+    const wrong = createHash('sha256').update('something else').digest('hex');
+    const bad = join(dir, 'digest-bad');
+    const err = await failure(
+      streamObjectToCommand(step('x.sql', sink(bad, 'cat > "$OUT" && echo END >> "$OUT"')), { key: 'digest/x.sql', sha256: wrong }, ctx()),
+    );
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(new RegExp(`digest/x\\.sql is corrupt or truncated: its SHA-256 is ${right}, but the backup's manifest recorded ${wrong}`));
+    expect(await readFile(bad, 'utf8').catch(() => '')).not.toContain('END');
   });
 
   it('readObjectThrough checks an object whole without a command', async () => {
     await put('check/g.sql.gz', gzipSync(SQL));
-    expect((await readObjectThrough({ compression: 'gzip', completionMarker: '-- Dump completed' }, 'check/g.sql.gz', ctx())).bytes).toBeGreaterThan(0);
-    const err = await failure(readObjectThrough({ compression: 'gzip', completionMarker: '-- PostgreSQL database cluster dump complete' }, 'check/g.sql.gz', ctx()));
+    expect((await readObjectThrough({ compression: 'gzip', completionMarker: '-- Dump completed' }, { key: 'check/g.sql.gz' }, ctx())).bytes).toBeGreaterThan(0);
+    const err = await failure(readObjectThrough({ compression: 'gzip', completionMarker: '-- PostgreSQL database cluster dump complete' }, { key: 'check/g.sql.gz' }, ctx()));
     expect(err!.message).toMatch(/its end lacks '-- PostgreSQL database cluster dump complete'/);
   });
 });

@@ -67,7 +67,7 @@ async function backupsOf<T>(config: Config, what: () => Promise<T>): Promise<T> 
   try {
     return await what();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof CannotStartError) throw err;
+    if (err instanceof ConfigError || err instanceof CannotStartError || err instanceof RestoreFailed) throw err;
     throw new CannotStartError(`cannot list s3://${config.s3.bucket}/${config.s3.prefix}/: ${describeS3Error(err)}`);
   }
 }
@@ -91,6 +91,11 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
         `${formatBytes(source.folder.bytes)}) at ${s3Url(config.s3.bucket, source.folder.folder)}`,
     );
     io.print(`  chosen: ${source.reason}`);
+    io.print(
+      source.manifest
+        ? `  manifest: ${source.manifest.objects.length} objects listed, all present; each is checked against its SHA-256 as it is read`
+        : '  manifest: none (a backup made before manifests): objects are checked for size and completeness only',
+    );
     if (opts.verify) return await verifyOne(config, source, db, client, io);
 
     const destination = opts.to
@@ -156,6 +161,8 @@ export interface ListedBackup {
   backupId: string;
   inS3: boolean;
   bytes: number;
+  /** Whether the backup has its manifest.json (digests and row counts). */
+  manifest: boolean;
   objects: { name: string; key: string; bytes: number; lastModified?: string }[];
   /** From the backups log: ok, failed, started (no end row), or unlogged (S3 only). */
   status: 'ok' | 'failed' | 'started' | 'unlogged';
@@ -178,6 +185,7 @@ export function mergeBackups(folders: readonly BackupFolder[], log: readonly Log
         backupId,
         inS3: folder !== undefined,
         bytes: folder?.bytes ?? 0,
+        manifest: folder?.manifest !== undefined,
         objects: (folder?.objects ?? []).map((o) => ({
           name: o.name,
           key: o.key,
@@ -225,6 +233,7 @@ export async function runList(config: Config, opts: { name: string; json: boolea
       );
       if (b.errMsg) io.print(`    ${firstLine(b.errMsg)}`);
       for (const o of b.objects) io.print(`    ${o.name.padEnd(40)} ${formatBytes(o.bytes).padStart(10)}`);
+      if (b.inS3) io.print(`    ${b.manifest ? 'manifest.json: SHA-256 per object, rows per table' : '(no manifest)'}`);
     }
     return 0;
   } finally {

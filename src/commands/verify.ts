@@ -27,7 +27,9 @@ export interface VerifyOptions {
   backupId?: string;
 }
 
-const canVerify = (config: Config, engine: Engine | undefined) => engine !== undefined && verifyServer(config, engine.configKey) !== undefined;
+/** MongoDB archives are checked without a server; the others need their engine's verification server. */
+const canVerify = (config: Config, engine: Engine | undefined) =>
+  engine !== undefined && (engine.configKey === 'mongodb' || verifyServer(config, engine.configKey) !== undefined);
 
 /** Least recently verified first (never verified before all), then by name: the rotation. Pure. */
 export function rotate<T extends { name: string }>(items: readonly T[], last: ReadonlyMap<string, Date>, n: number): T[] {

@@ -93,6 +93,7 @@ export const mariadb: Engine = {
         command: mariadbCommand('mariadb-dump', t, DUMP_OPTIONS),
         objectName: `${safeSegment(t.container.name)}_${t.backupId}.sql${COMPRESSION_SUFFIX[t.compression]}`,
         compression: t.compression,
+        rowCounting: { kind: 'mariadb-sql' },
       },
     ];
   },

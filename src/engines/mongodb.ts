@@ -1,9 +1,9 @@
 // MongoDB: the whole server as one mongodump archive, `archive` (+ .gz / .zst).
 //
-// Compression: `mongodump --gzip` compresses each collection's blocks inside the archive format, so `archive.gz` is
-// NOT a gzip file (gunzip rejects it): the pipeline must neither gzip it again when dumping nor gunzip it when
-// restoring; mongorestore --gzip reads it. zstd, which mongodump lacks, is a plain stream compression by the
-// pipeline (`archive.zst`), undone by the pipeline before mongorestore.
+// Compression: with --archive, `mongodump --gzip` gzips the whole archive (mongo-tools getArchiveOut), so
+// `archive.gz` is a plain gzip file. The pipeline adds nothing on top of it; restore hands it to
+// `mongorestore --gzip`. zstd, which mongodump lacks, is a stream compression by the pipeline (`archive.zst`), undone
+// by the pipeline before mongorestore.
 //
 // Consistency: without --oplog (replica sets only; these servers are standalone) a dump of a busy server is not a
 // point-in-time snapshot; each collection is read consistently on its own.
@@ -52,6 +52,7 @@ export const mongodb: Engine = {
         objectName: gzip ? 'archive.gz' : t.compression === 'zstd' ? 'archive.zst' : 'archive',
         // mongodump's own gzip is already applied: the pipeline adds nothing on top of it.
         compression: gzip ? 'none' : t.compression,
+        rowCounting: { kind: 'mongo-archive', gzip },
       },
     ];
   },

@@ -1,18 +1,11 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
-import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, Target } from './types.js';
+import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, Target } from './types.js';
 import { compressionOf, safeSegment } from './names.js';
 
 const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
   WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname`;
 
-interface PgConnection {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  /** Extra libpq settings (PGSSLMODE...) taken from a URL. */
-  extraEnv?: Record<string, string>;
-}
+type PgConnection = ServerConnection;
 
 function connection(t: PgConnection): Pick<Command, 'env' | 'secretEnv'> {
   return {
@@ -42,6 +35,7 @@ export function dumpDatabaseStep(conn: PgConnection, database: string, objectNam
     objectName,
     compression: 'none',
     ...(sizeHint ? { sizeHint } : {}),
+    rowCounting: { kind: 'pg-snapshot', conn, database, snapshotArgs: (snapshot) => [`--snapshot=${snapshot}`] },
   };
 }
 

@@ -19,6 +19,27 @@ export interface Command {
   configFile?: { content: string; args: (path: string) => string[]; position?: 'first' | 'last' };
 }
 
+/** How a tool or a client reaches a server (the password only ever in env, a 0600 file or the client). */
+export interface ServerConnection {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  /** libpq settings from a URL (PGSSLMODE...). */
+  extraEnv?: Record<string, string>;
+}
+
+/**
+ * How a backup counts the rows it writes, so a verification can compare them after a test restore:
+ * - pg-snapshot: exact counts in the dump's own snapshot (exported by a connection, imported by pg_dump --snapshot);
+ * - mariadb-sql: the INSERT tuples in the dump stream (InnoDB cannot share a snapshot);
+ * - mongo-archive: the documents in the archive stream (gzip: mongodump --gzip compressed the blocks inside it).
+ */
+export type RowCounting =
+  | { kind: 'pg-snapshot'; conn: ServerConnection; database: string; snapshotArgs: (snapshot: string) => string[] }
+  | { kind: 'mariadb-sql' }
+  | { kind: 'mongo-archive'; gzip: boolean };
+
 /** How to reach one container's server with the engine's admin account. */
 export interface Target {
   container: Container;
@@ -39,6 +60,7 @@ export interface DumpStep {
   compression: Compression;
   /** Expected size in bytes, when the server can tell (sizes the upload's parts). */
   sizeHint?: number;
+  rowCounting?: RowCounting;
 }
 
 /** One object read back from S3 into a command's stdin. */
@@ -46,7 +68,7 @@ export interface RestoreStep {
   objectName: string;
   /**
    * What the pipeline decompresses before the command's stdin. Usually what the name says, but not always: MongoDB's
-   * `archive.gz` is compressed inside the archive format (mongodump --gzip), so it is 'none' and mongorestore --gzip.
+   * `archive.gz` is gzipped by mongodump itself (--gzip), which mongorestore --gzip undoes, so it is 'none' here.
    */
   compression: Compression;
   command: Command;

@@ -13,7 +13,8 @@ import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Masker } from '../util/mask.js';
 import { formatBackupId } from '../util/time.js';
 import { renderCommand } from './command.js';
-import { mibPerSecond, streamStepToS3 } from './stream-step.js';
+import { MANIFEST_NAME, newManifest, putManifest, type ManifestObject } from '../storage/manifest.js';
+import { describeS3Error, mibPerSecond, streamStepToS3, verifyObject } from './stream-step.js';
 
 export interface BackupJob {
   /** The name in backups rows (the container's Name). */
@@ -22,6 +23,8 @@ export interface BackupJob {
   /** The S3 folder segment under the prefix. */
   segment: string;
   backupType: BackupType;
+  /** The engine's name (Postgres, MariaDB, MongoDB), for the manifest. */
+  engine: string;
   /** The steps, after asking the server what it holds; throws BackupFailed when the job cannot run. */
   steps(backupId: string): Promise<DumpStep[]>;
   /** The command to record when steps() itself fails (e.g. the database listing). */
@@ -103,6 +106,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     startWritten = true;
     log.info({ url: result.url, objects: steps.length }, 'backup started');
 
+    const listed: ManifestObject[] = [];
     for (const step of steps) {
       const key = folder + step.objectName;
       const out = await streamStepToS3(step, key, {
@@ -114,10 +118,35 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
         deadline: started.getTime() + config.timeoutMs,
         progressIntervalMs: config.progressIntervalMs,
         signal: deps.signal,
+        countRows: config.countRows,
       });
       result.objects.push({ key, bytes: out.bytes, sha256: out.sha256 });
       result.bytes += out.bytes;
+      listed.push({
+        name: step.objectName,
+        bytes: out.bytes,
+        sha256: out.sha256,
+        ...(out.rows && 'counts' in out.rows ? { rows: out.rows.counts } : {}),
+        ...(out.rows && 'error' in out.rows ? { rowsError: mask(out.rows.error) } : {}),
+      });
       log.info({ key, bytes: out.bytes, parts: out.parts, sha256: out.sha256, mibps: mibPerSecond(out.bytes, out.durationMs) }, 'object uploaded');
+    }
+    // Last: a backup whose manifest is there is complete (restore checks the digests, verify the row counts).
+    const manifestKey = folder + MANIFEST_NAME;
+    const manifest = newManifest({
+      name: job.name,
+      backupId,
+      backupType: job.backupType,
+      engine: job.engine,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      objects: listed,
+    });
+    try {
+      const bytes = await putManifest(deps.client, config.s3, manifestKey, manifest);
+      await verifyObject({ client: deps.client, s3: config.s3 }, manifestKey, bytes);
+    } catch (err) {
+      throw err instanceof BackupFailed ? err : new BackupFailed(`writing the manifest ${s3Url(config.s3.bucket, manifestKey)} failed: ${mask(describeS3Error(err))}`);
     }
     result.ok = true;
   } catch (err) {

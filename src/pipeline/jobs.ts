@@ -51,8 +51,10 @@ export async function containerSteps(container: Container, backupId: string, con
 
 export function containerJob(container: Container, backupType: BackupType, config: Config, mask: Masker): BackupJob {
   let preflightCommand: string | undefined;
+  let engineName = container.engine;
   try {
     const { engine, target } = resolveTarget(container, config, '');
+    engineName = engine.name;
     const inventory = engine.inventory?.(target);
     if (inventory) preflightCommand = renderCommand(inventory, mask);
   } catch {
@@ -63,6 +65,7 @@ export function containerJob(container: Container, backupType: BackupType, confi
     cId: container.id,
     segment: safeSegment(container.name),
     backupType,
+    engine: engineName,
     ...(preflightCommand ? { preflightCommand } : {}),
     steps: (backupId) => containerSteps(container, backupId, config, mask),
   };
@@ -75,6 +78,7 @@ export function adminDbJob(config: Config): BackupJob {
     cId: null,
     segment: ADMIN_DB_SEGMENT,
     backupType: 'Admin',
+    engine: 'Postgres',
     steps: async () => [dumpDatabaseStep(conn, conn.database, `${safeSegment(conn.database)}.dump`)],
   };
 }

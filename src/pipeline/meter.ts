@@ -1,15 +1,20 @@
+import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
-/** Counts the bytes that pass and when the last ones did: the source of progress logs and the stall watchdog. */
+/**
+ * Counts the bytes that pass and when the last ones did: the source of progress logs and the stall watchdog. With a
+ * digest, also hashes them (restore: checked against the manifest).
+ */
 export class Meter extends Transform {
   bytes = 0;
   lastActivity = Date.now();
 
-  constructor() {
+  constructor(private readonly digest?: Hash) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.digest?.update(chunk);
     this.bytes += chunk.length;
     this.lastActivity = Date.now();
     done(null, chunk);

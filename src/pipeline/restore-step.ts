@@ -3,9 +3,12 @@
 // announced), the decompressor and the filter were satisfied, the completion marker (if any) was there, and the
 // command exited 0. Anything else stops the command — before it reads the end of its input whenever the problem is
 // known by then — and fails with a message naming the object and what went wrong.
+import { createHash } from 'node:crypto';
 import { pipeline, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
+import type { StreamRowCounter } from '../counts/stream.js';
+import type { RowCounts } from '../counts/types.js';
 import type { LineFilter, RestoreStep } from '../engines/types.js';
 import { BackupFailed, RestoreFailed } from '../errors.js';
 import { s3Url } from '../storage/s3.js';
@@ -36,6 +39,12 @@ export interface RestoreStepResult {
 /** What is done to an object's bytes on their way to the reader. */
 export type ObjectReading = Pick<RestoreStep, 'compression' | 'filter' | 'completionMarker'>;
 
+/** The object to read: its key, and its SHA-256 when the backup's manifest recorded one (checked at the end). */
+export interface ObjectRef {
+  key: string;
+  sha256?: string;
+}
+
 interface Sink {
   stream: Writable;
   /** Rejects when the reader failed (the command's exit code). */
@@ -56,9 +65,9 @@ async function settledWithin(promise: Promise<unknown>, ms: number): Promise<voi
 }
 
 /** Streams one object into the step's command and waits for the command's verdict. */
-export async function streamObjectToCommand(step: RestoreStep, key: string, ctx: RestoreStepContext): Promise<RestoreStepResult> {
+export async function streamObjectToCommand(step: RestoreStep, ref: ObjectRef, ctx: RestoreStepContext): Promise<RestoreStepResult> {
   const what = step.command.argv[0];
-  return streamObject(step, key, ctx, async () => {
+  return streamObject(step, ref, ctx, async () => {
     const running = await startCommand(step.command, { mask: ctx.mask, stdin: 'pipe', what });
     if (!running.stdin) throw new Error(`${what} has no stdin`);
     // The tools print little (notices, SELECT results of a dump); read it so they never block on a full pipe.
@@ -67,20 +76,63 @@ export async function streamObjectToCommand(step: RestoreStep, key: string, ctx:
   });
 }
 
-/** Reads one object whole, through the same checks, into nothing: does it decompress, and is it complete? */
-export async function readObjectThrough(reading: ObjectReading, key: string, ctx: RestoreStepContext): Promise<RestoreStepResult> {
-  return streamObject(reading, key, ctx, async () => ({
-    stream: new Writable({ write: (_chunk, _enc, done) => done() }),
-    finished: Promise.resolve(),
-    kill: () => {},
-    what: 'the check',
-  }));
+/**
+ * Reads one object whole, through the same checks, into nothing: does it decompress, and is it complete? With a
+ * counter, the decompressed bytes are also counted (MongoDB archives: checked and counted by their parser); a
+ * counter that rejects the stream fails the read.
+ */
+export async function readObjectThrough(
+  reading: ObjectReading,
+  ref: ObjectRef,
+  ctx: RestoreStepContext,
+  counter?: StreamRowCounter,
+): Promise<RestoreStepResult & { counts?: RowCounts }> {
+  let counts: RowCounts | undefined;
+  const result = await streamObject(reading, ref, ctx, async () => {
+    if (!counter) {
+      return { stream: new Writable({ write: (_chunk, _enc, done) => done() }), finished: Promise.resolve(), kill: () => {}, what: 'the check' };
+    }
+    let settle!: (err?: Error) => void;
+    const finished = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
+    finished.catch(() => {}); // awaited by streamObject; not unhandled meanwhile
+    const fail = (err: unknown, done: (err?: Error) => void) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      settle(error);
+      done(error);
+    };
+    const stream = new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _enc, done) => {
+        try {
+          counter.push(chunk);
+          done();
+        } catch (err) {
+          fail(err, done);
+        }
+      },
+      final: (done) => {
+        Promise.resolve()
+          .then(() => counter.end())
+          .then(
+            (c) => {
+              counts = c;
+              settle();
+              done();
+            },
+            (err: unknown) => fail(err, done),
+          );
+      },
+    });
+    return { stream, finished, kill: () => {}, what: 'the check' };
+  });
+  return { ...result, ...(counts ? { counts } : {}) };
 }
 
 type Stage = 's3' | 'decompress' | 'filter' | 'check' | 'reader' | 'stopped';
 
-async function streamObject(reading: ObjectReading, key: string, ctx: RestoreStepContext, openSink: () => Promise<Sink>): Promise<RestoreStepResult> {
+async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: RestoreStepContext, openSink: () => Promise<Sink>): Promise<RestoreStepResult> {
   const started = Date.now();
+  const { key } = ref;
   const url = s3Url(ctx.bucket, key);
   let body: Readable;
   let expectedBytes: number | undefined;
@@ -103,13 +155,18 @@ async function streamObject(reading: ObjectReading, key: string, ctx: RestoreSte
     throw err instanceof BackupFailed ? new RestoreFailed(err.message, err.stderrTail) : err;
   }
 
-  const meter = new Meter();
+  const digest = ref.sha256 ? createHash('sha256') : undefined;
+  const meter = new Meter(digest);
   const filter = reading.filter ? new LineFilterStream(reading.filter()) : undefined;
   const gate = new Gate(async (tail) => {
     // zstd's output just ends when it fails: its exit code decides, before the reader sees the end.
     await decompressor.finished;
     if (expectedBytes !== undefined && meter.bytes !== expectedBytes) {
       throw new Error(`read ${meter.bytes} of its ${expectedBytes} bytes`);
+    }
+    const sha256 = digest?.digest('hex');
+    if (sha256 !== undefined && sha256 !== ref.sha256) {
+      throw new Error(`its SHA-256 is ${sha256}, but the backup's manifest recorded ${ref.sha256}`);
     }
     if (reading.completionMarker && !endsWithMarker(tail, reading.completionMarker)) {
       throw new Error(`it is truncated: its end lacks '${reading.completionMarker}'`);

@@ -12,6 +12,7 @@ import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
 import { startCommand } from './command.js';
 import { createCompressor } from './compress.js';
+import { startRowCounting, type RowCountResult } from './row-counting.js';
 import { Meter } from './meter.js';
 
 export interface StepContext {
@@ -24,6 +25,8 @@ export interface StepContext {
   deadline: number;
   progressIntervalMs: number;
   signal: AbortSignal;
+  /** Count rows per table as the engine allows (BACKUP_ROW_COUNTS). */
+  countRows: boolean;
 }
 
 export interface StepResult {
@@ -32,6 +35,8 @@ export interface StepResult {
   parts: number;
   sha256: string;
   durationMs: number;
+  /** Rows per table in this object, or why they could not be counted; absent when not counted at all. */
+  rows?: RowCountResult;
 }
 
 const mib = (bytes: number) => bytes / 1024 / 1024;
@@ -40,10 +45,18 @@ export const mibPerSecond = (bytes: number, ms: number) => Number((mib(bytes) / 
 export async function streamStepToS3(step: DumpStep, key: string, ctx: StepContext): Promise<StepResult> {
   const started = Date.now();
   const what = step.command.argv[0];
-  const dump = await startCommand(step.command, { mask: ctx.mask, what });
-  const compressor = await createCompressor(step.compression, ctx.mask);
+  const counting = await startRowCounting(ctx.countRows ? step.rowCounting : undefined, step.command, ctx.log);
+  let dump: Awaited<ReturnType<typeof startCommand>>;
+  let compressor: Awaited<ReturnType<typeof createCompressor>>;
+  try {
+    dump = await startCommand(counting.command, { mask: ctx.mask, what });
+    compressor = await createCompressor(step.compression, ctx.mask);
+  } catch (err) {
+    await counting.abort();
+    throw err;
+  }
   const meter = new Meter();
-  pipeline(dump.stdout, compressor.stream, meter, () => {
+  pipeline([dump.stdout, ...counting.taps, compressor.stream, meter], () => {
     /* errors surface through the upload and the exit codes */
   });
   const stopAll = (reason: string) => {
@@ -65,6 +78,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
     }
   }, Math.min(1000, ctx.progressIntervalMs));
 
+  let rows: RowCountResult | undefined;
   try {
     const uploaded = await uploadStream(meter, {
       client: ctx.client,
@@ -81,11 +95,13 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       beforeComplete: async () => {
         await dump.finished;
         await compressor.finished;
+        rows = await counting.result();
       },
     });
     await verifyObject(ctx, key, uploaded.bytes);
-    return { key, ...uploaded, durationMs: Date.now() - started };
+    return { key, ...uploaded, durationMs: Date.now() - started, ...(rows ? { rows } : {}) };
   } catch (err) {
+    await counting.abort();
     if (ctx.signal.aborted) {
       stopAll('was interrupted');
       await Promise.allSettled([dump.finished, compressor.finished]);
@@ -103,7 +119,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
 }
 
 /** Rule 1 of design.md: the object must be there, whole, and encrypted as configured. */
-async function verifyObject(ctx: StepContext, key: string, bytes: number): Promise<void> {
+export async function verifyObject(ctx: Pick<StepContext, 'client' | 's3'>, key: string, bytes: number): Promise<void> {
   const head = await headObject(ctx.client, ctx.s3.bucket, key);
   const problems: string[] = [];
   if (head.ContentLength !== bytes) problems.push(`size is ${head.ContentLength} bytes, ${bytes} were sent`);

@@ -4,7 +4,7 @@ import { renderCommand } from '../pipeline/command.js';
 import { streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { RestorePlan } from './plan.js';
-import type { BackupSource } from './source.js';
+import { objectRef, type BackupSource } from './source.js';
 
 export interface RestoreRun {
   bytes: number;
@@ -22,9 +22,8 @@ export async function executeRestore(
   try {
     await plan.prepare();
     for (const step of plan.steps) {
-      const key = source.folder.folder + step.objectName;
       print(`  ${step.objectName} → ${renderCommand(step.command, ctx.mask)}`);
-      const out = await streamObjectToCommand(step, key, ctx);
+      const out = await streamObjectToCommand(step, objectRef(source, step.objectName), ctx);
       bytes += out.bytes;
       print(`    done: ${formatBytes(out.bytes)} in ${formatDuration(out.durationMs)}`);
     }

@@ -51,7 +51,7 @@ export async function mariadbDropDatabase(conn: ServerConnection, database: stri
 export async function mariadbDatabaseStats(conn: ServerConnection, database: string, mask: Masker, label = database): Promise<DatabaseStats> {
   const names = await query(
     conn,
-    `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
+    `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${sqlString(database)} AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME`,
     mask,
   );
   const tables: TableCount[] = [];

@@ -8,10 +8,12 @@ import { mariadb } from '../engines/mariadb.js';
 import { mongodb } from '../engines/mongodb.js';
 import { safeSegment } from '../engines/names.js';
 import { postgres } from '../engines/postgres.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RestoreFailed } from '../errors.js';
 import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
 import { containerFolder, listBackupFolders, type BackupFolder } from '../storage/listing.js';
+import { readManifest, type Manifest } from '../storage/manifest.js';
 import { s3Url } from '../storage/s3.js';
+import type { ObjectRef } from '../pipeline/restore-step.js';
 
 export interface BackupSource {
   /** The container's name as given (the name in backups rows). */
@@ -23,6 +25,25 @@ export interface BackupSource {
   logged?: LoggedBackup;
   /** Why this backup: for the operator and the action_log row. */
   reason: string;
+  /** What the backup wrote (backups made before manifests existed have none). */
+  manifest?: Manifest;
+}
+
+/** One object of the backup, with the digest its manifest recorded. */
+export function objectRef(source: Pick<BackupSource, 'folder' | 'manifest'>, objectName: string): ObjectRef {
+  const sha256 = source.manifest?.objects.find((o) => o.name === objectName)?.sha256;
+  return { key: source.folder.folder + objectName, ...(sha256 ? { sha256 } : {}) };
+}
+
+/** Every object the manifest lists must be in the folder, at its size: else the backup is not whole. Pure. */
+export function missingFromFolder(manifest: Manifest, folder: BackupFolder): string[] {
+  const problems: string[] = [];
+  for (const o of manifest.objects) {
+    const found = folder.objects.find((f) => f.name === o.name);
+    if (!found) problems.push(`${o.name} is missing`);
+    else if (found.bytes !== o.bytes) problems.push(`${o.name} is ${found.bytes} bytes, the manifest says ${o.bytes}`);
+  }
+  return problems;
 }
 
 /** The S3 folder segment of a container name; the admin DB's own backups keep theirs. */
@@ -95,5 +116,16 @@ export async function findBackup(
   if (!engine) {
     throw new ConfigError(`cannot tell the engine of backup ${chosen.folder.backupId} of '${name}' (objects: ${names.join(', ')})`);
   }
-  return { name, segment, cId: container?.id ?? chosen.logged?.cId ?? null, engine, ...chosen };
+  const manifest = chosen.folder.manifest
+    ? await readManifest(deps.client, config.s3.bucket, chosen.folder.folder).catch((err: unknown) => {
+        throw new RestoreFailed(`backup ${chosen.folder.backupId} of '${name}': ${(err as Error).message}`);
+      })
+    : undefined;
+  if (manifest) {
+    const problems = missingFromFolder(manifest, chosen.folder);
+    if (problems.length) {
+      throw new RestoreFailed(`backup ${chosen.folder.backupId} of '${name}' is not whole: ${problems.join('; ')}`);
+    }
+  }
+  return { name, segment, cId: container?.id ?? chosen.logged?.cId ?? null, engine, ...chosen, ...(manifest ? { manifest } : {}) };
 }

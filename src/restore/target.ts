@@ -1,18 +1,10 @@
 // Where a restore goes: a URL (--to), an active container (--to-container) or a verification server. Pure parsing;
 // the password never leaves the connection (labels and action_log rows show user@host:port/db only).
 import type { Config } from '../config.js';
-import type { EngineKey } from '../engines/types.js';
+import type { EngineKey, ServerConnection } from '../engines/types.js';
 import { ConfigError } from '../errors.js';
 
-/** How the restore tools and the inspection queries reach a server. */
-export interface ServerConnection {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  /** Client settings from the URL (PGSSLMODE). */
-  extraEnv?: Record<string, string>;
-}
+export type { ServerConnection };
 
 export interface RestoreDestination {
   engine: EngineKey;

@@ -6,10 +6,13 @@ import { MARIADB_DUMP_COMPLETE, MARIADB_SYSTEM_DATABASES, mariadbDatabaseFilter 
 import { compressionOf } from '../engines/names.js';
 import { GLOBALS_COMPLETE, databaseOfObject, postgres } from '../engines/postgres.js';
 import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
+import { MongoArchiveCounter } from '../counts/mongo-archive.js';
+import type { RowCounts } from '../counts/types.js';
+import { manifestRows, readManifest } from '../storage/manifest.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import { mariadbDatabaseStats, mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
 import { pgCreateDatabase, pgDatabaseStats, pgDropDatabase, type DatabaseStats } from './postgres-server.js';
-import type { BackupSource } from './source.js';
+import { objectRef, type BackupSource } from './source.js';
 import { verifyServer } from './target.js';
 
 export type VerifyStatus = 'ok' | 'failed' | 'skipped';
@@ -38,12 +41,13 @@ export function scratchBase(now = new Date()): string {
 const lowerSafe = (s: string) => s.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
 
 /** What came back, in one line: `2 databases, 5 tables, 4,512 rows, 3 large objects (shop: 2 tables, 4,000 rows; …)`. */
-export function describeStats(stats: readonly DatabaseStats[]): string {
+export function describeStats(stats: readonly DatabaseStats[], what: 'table' | 'collection' = 'table'): string {
   const tables = stats.reduce((n, s) => n + s.tables.length, 0);
   const rows = stats.reduce((n, s) => n + s.rows, 0);
   const lo = stats.reduce((n, s) => n + s.largeObjects, 0);
-  const per = stats.map((s) => `${s.database}: ${s.tables.length} tables, ${fmt(s.rows)} rows${s.largeObjects ? `, ${fmt(s.largeObjects)} large objects` : ''}`);
-  return `${stats.length} database${stats.length === 1 ? '' : 's'}, ${fmt(tables)} tables, ${fmt(rows)} rows${lo ? `, ${fmt(lo)} large objects` : ''}${per.length ? ` (${per.join('; ')})` : ''}`;
+  const [t, r] = what === 'table' ? ['tables', 'rows'] : ['collections', 'documents'];
+  const per = stats.map((s) => `${s.database}: ${s.tables.length} ${t}, ${fmt(s.rows)} ${r}${s.largeObjects ? `, ${fmt(s.largeObjects)} large objects` : ''}`);
+  return `${stats.length} database${stats.length === 1 ? '' : 's'}, ${fmt(tables)} ${t}, ${fmt(rows)} ${r}${lo ? `, ${fmt(lo)} large objects` : ''}${per.length ? ` (${per.join('; ')})` : ''}`;
 }
 
 export async function verifyBackup(source: BackupSource, config: Config, ctx: RestoreStepContext): Promise<VerifyOutcome> {
@@ -59,21 +63,85 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
     durationMs: Date.now() - started,
   });
   const key = source.engine.configKey;
-  if (key === 'mongodb') return outcome('skipped', 'MongoDB backups cannot be verified yet (no scratch restore for mongorestore)');
   const server = verifyServer(config, key);
-  if (!server) {
+  if (!server && key !== 'mongodb') {
     return outcome('skipped', `no verification server for ${source.engine.name}: set BACKUP_VERIFY_${key.toUpperCase()}_URL`);
   }
   const stats: DatabaseStats[] = [];
   let bytes = 0;
   try {
-    bytes = key === 'postgres' ? await verifyPostgres(source, server, stats, ctx) : await verifyMariadb(source, server, stats, ctx);
+    // The nightly sample's sources come from the run's results, without their manifest: read it here.
+    if (!source.manifest) {
+      const manifest = await readManifest(ctx.client, ctx.bucket, source.folder.folder, ctx.signal);
+      if (manifest) source = { ...source, manifest };
+    }
+    if (key === 'mongodb') bytes = await verifyMongodbArchive(source, stats, ctx);
+    else if (key === 'postgres') bytes = await verifyPostgres(source, server!, stats, ctx);
+    else bytes = await verifyMariadb(source, server!, stats, ctx);
   } catch (err) {
     return outcome('failed', ctx.mask((err as Error).message), stats, bytes);
   }
+  const what = key === 'mongodb' ? 'collection' : 'table';
   const tables = stats.reduce((n, s) => n + s.tables.length, 0);
-  if (tables === 0) return outcome('failed', `the restore succeeded but no table came back (${describeStats(stats)})`, stats, bytes);
-  return outcome('ok', `${describeStats(stats)}; read ${formatBytes(bytes)} in ${formatDuration(Date.now() - started)}`, stats, bytes);
+  if (tables === 0) return outcome('failed', `the restore succeeded but no ${what} came back (${describeStats(stats, what)})`, stats, bytes);
+  const expected = source.manifest ? manifestRows(source.manifest.objects) : undefined;
+  let counts: string;
+  if (expected) {
+    const problems = compareRowCounts(expected, stats, key === 'mariadb' ? MARIADB_SYSTEM_DATABASES : []);
+    if (problems.length) {
+      const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : '');
+      return outcome('failed', `the rows restored differ from those the backup counted: ${shown}`, stats, bytes);
+    }
+    counts = `${what === 'table' ? 'rows per table' : 'documents per collection'} as the backup counted them`;
+  } else {
+    counts = source.manifest ? `the backup counted no rows (${source.manifest.objects.find((o) => o.rowsError)?.rowsError ?? 'counting was off'})` : 'the backup has no manifest (made before manifests): rows not compared';
+  }
+  const via = key === 'mongodb' ? '; the archive checked whole (format, CRCs) without a server' : '';
+  return outcome('ok', `${describeStats(stats, what)}${via}; ${counts}; read ${formatBytes(bytes)} in ${formatDuration(Date.now() - started)}`, stats, bytes);
+}
+
+/**
+ * What the backup counted against what came back: every table counted with rows must be there with as many.
+ * Tables the backup did not count (or counted empty and that are not there) are not held against it. Pure.
+ */
+export function compareRowCounts(expected: RowCounts, stats: readonly DatabaseStats[], ignoreDatabases: readonly string[] = []): string[] {
+  const problems: string[] = [];
+  for (const [database, tables] of Object.entries(expected).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (ignoreDatabases.includes(database)) continue;
+    const restored = stats.find((s) => s.database === database);
+    for (const [table, rows] of Object.entries(tables).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const got = restored?.tables.find((t) => t.table === table);
+      if (!got) {
+        if (rows > 0) problems.push(`${database}: ${table} (${fmt(rows)} rows) did not come back`);
+      } else if (got.rows !== rows) {
+        problems.push(`${database}: ${table} has ${fmt(got.rows)} rows, the backup counted ${fmt(rows)}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * MongoDB: no scratch server. Each archive is read whole from S3 and checked as mongorestore would read it (format,
+ * every namespace's CRC, its end), and its documents counted per collection.
+ */
+async function verifyMongodbArchive(source: BackupSource, stats: DatabaseStats[], ctx: RestoreStepContext): Promise<number> {
+  const names = source.folder.objects.map((o) => o.name);
+  const archives = names.filter((n) => /(^|\/)archive(\.gz|\.zst)?$/.test(n));
+  if (archives.length === 0) throw new Error(`backup ${source.folder.backupId} holds no MongoDB archive (objects: ${names.join(', ') || 'none'})`);
+  let bytes = 0;
+  for (const name of archives) {
+    // archive.gz: gzipped by mongodump (--gzip), gunzipped by the parser; archive.zst: by the pipeline.
+    const gzip = name.endsWith('.gz');
+    const counter = new MongoArchiveCounter(gzip);
+    const read = await readObjectThrough({ compression: gzip ? 'none' : compressionOf(name) }, objectRef(source, name), ctx, counter);
+    bytes += read.bytes;
+    for (const [database, collections] of Object.entries(read.counts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const tables = Object.entries(collections).map(([table, rows]) => ({ table, rows }));
+      stats.push({ database, tables, rows: tables.reduce((n, t) => n + t.rows, 0), largeObjects: 0 });
+    }
+  }
+  return bytes;
 }
 
 type Server = NonNullable<ReturnType<typeof verifyServer>>;
@@ -88,7 +156,7 @@ async function verifyPostgres(source: BackupSource, server: Server, stats: Datab
   let bytes = 0;
   const globals = names.find((n) => /_globals\.sql(\.gz|\.zst)?$/.test(n));
   if (globals) {
-    bytes += (await readObjectThrough({ compression: compressionOf(globals), completionMarker: GLOBALS_COMPLETE }, source.folder.folder + globals, ctx)).bytes;
+    bytes += (await readObjectThrough({ compression: compressionOf(globals), completionMarker: GLOBALS_COMPLETE }, objectRef(source, globals), ctx)).bytes;
   }
   const dumps = names.filter((n) => /\.dump(\.gz|\.zst)?$/.test(n));
   if (dumps.length === 0) throw new Error(`backup ${source.folder.backupId} holds no database dump (objects: ${names.join(', ') || 'none'})`);
@@ -98,7 +166,7 @@ async function verifyPostgres(source: BackupSource, server: Server, stats: Datab
     await pgCreateDatabase(server.conn, scratch, server.maintenanceDb);
     try {
       const steps = postgres.restoreSteps([object], { ...server.conn, intoDatabase: scratch, noOwner: true }, { segment: source.segment });
-      for (const step of steps) bytes += (await streamObjectToCommand(step, source.folder.folder + step.objectName, ctx)).bytes;
+      for (const step of steps) bytes += (await streamObjectToCommand(step, objectRef(source, step.objectName), ctx)).bytes;
       stats.push(await pgDatabaseStats(server.conn, scratch, db));
     } finally {
       await pgDropDatabase(server.conn, scratch, server.maintenanceDb).catch((err: unknown) =>
@@ -122,7 +190,7 @@ async function verifyMariadb(source: BackupSource, server: Server, stats: Databa
   let bytes = 0;
   const scratchDatabases = async () => [...(await mariadbUserDatabases(server.conn, ctx.mask)).keys()].filter((d) => d.startsWith(prefix));
   try {
-    for (const step of steps) bytes += (await streamObjectToCommand(step, source.folder.folder + step.objectName, ctx)).bytes;
+    for (const step of steps) bytes += (await streamObjectToCommand(step, objectRef(source, step.objectName), ctx)).bytes;
     for (const db of (await scratchDatabases()).sort()) stats.push(await mariadbDatabaseStats(server.conn, db, ctx.mask, db.slice(prefix.length)));
   } finally {
     const leftovers = await scratchDatabases().catch(() => [] as string[]);

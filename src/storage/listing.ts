@@ -1,5 +1,6 @@
 // What S3 holds of one container: its backup folders `{prefix}/{segment}/{backup_id}/` and their objects.
 import { paginateListObjectsV2, type _Object, type S3Client } from '@aws-sdk/client-s3';
+import { MANIFEST_NAME } from './manifest.js';
 import { backupFolder } from './s3.js';
 
 export interface BackupObject {
@@ -14,8 +15,11 @@ export interface BackupFolder {
   backupId: string;
   /** The folder's key prefix, ending in '/'. */
   folder: string;
+  /** The backup's data objects (the manifest is not one of them). */
   objects: BackupObject[];
   bytes: number;
+  /** The backup's manifest.json, when it has one (see manifest.ts). */
+  manifest?: BackupObject;
 }
 
 /** `{prefix}/{segment}/`: where every backup of one container lives. */
@@ -38,8 +42,12 @@ export function groupBackupObjects(
     const backupId = rest.slice(0, slash);
     const folder = folders.get(backupId) ?? { backupId, folder: `${containerPrefix}${backupId}/`, objects: [], bytes: 0 };
     const bytes = o.Size ?? 0;
-    folder.objects.push({ name: rest.slice(slash + 1), key: o.Key, bytes, ...(o.LastModified ? { lastModified: o.LastModified } : {}) });
-    folder.bytes += bytes;
+    const object = { name: rest.slice(slash + 1), key: o.Key, bytes, ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
+    if (object.name === MANIFEST_NAME) folder.manifest = object;
+    else {
+      folder.objects.push(object);
+      folder.bytes += bytes;
+    }
     folders.set(backupId, folder);
   }
   for (const f of folders.values()) f.objects.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -1,0 +1,75 @@
+// The row counts of one dump step (see RowCounting in engines/types.ts): a snapshot counter beside pg_dump, or a
+// tap on the dump's stream. Counting is a by-product: when it cannot be done the backup goes on, and says so.
+import type { Logger } from 'pino';
+import { MariadbRowCounter } from '../counts/mariadb-sql.js';
+import { MongoArchiveCounter } from '../counts/mongo-archive.js';
+import { startSnapshotCounter } from '../counts/postgres.js';
+import { CountingTap } from '../counts/stream.js';
+import type { RowCounts } from '../counts/types.js';
+import type { Command, RowCounting } from '../engines/types.js';
+import { BackupFailed } from '../errors.js';
+
+export type RowCountResult = { counts: RowCounts } | { error: string };
+
+export interface RunningRowCount {
+  /** The dump command, with the snapshot to dump in (PostgreSQL). */
+  command: Command;
+  /** Streams to put between the dump's stdout and the compressor. */
+  taps: CountingTap[];
+  /**
+   * Once the whole stream went past (before the upload completes): the counts or why there are none (undefined when
+   * nothing was counted). Throws BackupFailed when the stream is proven unrestorable (a MongoDB archive).
+   */
+  result(): Promise<RowCountResult | undefined>;
+  /** The step failed: stop counting. */
+  abort(): Promise<void>;
+}
+
+const NOTHING: Omit<RunningRowCount, 'command'> = { taps: [], result: async () => undefined, abort: async () => {} };
+
+export async function startRowCounting(counting: RowCounting | undefined, command: Command, log: Logger): Promise<RunningRowCount> {
+  if (!counting) return { command, ...NOTHING };
+  if (counting.kind === 'pg-snapshot') {
+    let counter;
+    try {
+      counter = await startSnapshotCounter(counting.conn, counting.database);
+    } catch (err) {
+      const error = `could not export a snapshot to count rows in: ${(err as Error).message}`;
+      log.warn({ database: counting.database, err: error }, 'rows not counted');
+      return { command, taps: [], result: async () => ({ error }), abort: async () => {} };
+    }
+    const snapshotCounter = counter;
+    return {
+      command: { ...command, argv: [...command.argv, ...counting.snapshotArgs(snapshotCounter.snapshot)] },
+      taps: [],
+      result: async () => {
+        try {
+          return { counts: { [counting.database]: await snapshotCounter.counts } };
+        } catch (err) {
+          const error = `counting rows failed: ${(err as Error).message}`;
+          log.warn({ database: counting.database, err: error }, 'rows not counted');
+          return { error };
+        } finally {
+          await snapshotCounter.close();
+        }
+      },
+      abort: () => snapshotCounter.abort(),
+    };
+  }
+  const tap = new CountingTap(counting.kind === 'mariadb-sql' ? new MariadbRowCounter() : new MongoArchiveCounter(counting.gzip));
+  return {
+    command,
+    taps: [tap],
+    result: async () => {
+      const result = await tap.result();
+      if ('error' in result) {
+        // The archive parser checks what mongorestore checks: an archive it rejects would not restore. (Should the
+        // parser ever be wrong about a real archive, BACKUP_ROW_COUNTS=false turns the check off.)
+        if (counting.kind === 'mongo-archive') throw new BackupFailed(`the archive mongodump wrote is not valid (mongorestore would refuse it): ${result.error}`);
+        log.warn({ err: result.error }, 'rows not counted');
+      }
+      return result;
+    },
+    abort: async () => {},
+  };
+}

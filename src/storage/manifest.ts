@@ -1,0 +1,92 @@
+// The backup's manifest: one small JSON object, `manifest.json`, written last into the backup's folder. It lists
+// every object with its size and SHA-256 (computed while streaming: a multipart object's ETag is no digest) and the
+// rows per table the backup counted. Restore checks the digests; verify compares the counts. Backups made before
+// manifests existed have none, and restore and verify still work on them (without those checks).
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import type { RowCounts } from '../counts/types.js';
+import type { S3Settings } from './s3.js';
+
+export const MANIFEST_NAME = 'manifest.json';
+const FORMAT = 'mydb-backup manifest 1';
+
+const rowCounts = z.record(z.string(), z.record(z.string(), z.number().int().nonnegative()));
+
+const manifestSchema = z.object({
+  format: z.literal(FORMAT),
+  name: z.string(),
+  backupId: z.string(),
+  backupType: z.string(),
+  engine: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  objects: z.array(
+    z.object({
+      name: z.string(),
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      /** Rows per table per database in this object. */
+      rows: rowCounts.optional(),
+      /** Why the rows were not counted (the backup itself is fine). */
+      rowsError: z.string().optional(),
+    }),
+  ),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestObject = Manifest['objects'][number];
+
+export function newManifest(m: Omit<Manifest, 'format'>): Manifest {
+  return { format: FORMAT, ...m };
+}
+
+/** Writes the manifest with the backups' server-side encryption. */
+export async function putManifest(client: S3Client, s3: S3Settings, key: string, manifest: Manifest): Promise<number> {
+  const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
+  await client.send(
+    new PutObjectCommand({
+      Bucket: s3.bucket,
+      Key: key,
+      Body: body,
+      ContentType: 'application/json',
+      ServerSideEncryption: s3.sse.mode,
+      ...(s3.sse.mode === 'aws:kms' ? { SSEKMSKeyId: s3.sse.kmsKeyId } : {}),
+    }),
+  );
+  return body.length;
+}
+
+/** The manifest of the backup in `folder` (ending in '/'); undefined when it has none; throws when it is unreadable. */
+export async function readManifest(client: S3Client, bucket: string, folder: string, signal?: AbortSignal): Promise<Manifest | undefined> {
+  const key = folder + MANIFEST_NAME;
+  let text: string;
+  try {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), signal ? { abortSignal: signal } : {});
+    text = (await out.Body?.transformToString('utf8')) ?? '';
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`the manifest s3://${bucket}/${key} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`the manifest s3://${bucket}/${key} is invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  }
+  return parsed.data;
+}
+
+/** Merges per-object counts into one map (database → table → rows). */
+export function manifestRows(objects: readonly ManifestObject[]): RowCounts | undefined {
+  const counted = objects.filter((o) => o.rows);
+  if (!counted.length) return undefined;
+  const all: RowCounts = {};
+  for (const o of counted) for (const [db, tables] of Object.entries(o.rows ?? {})) Object.assign((all[db] ??= {}), tables);
+  return all;
+}
