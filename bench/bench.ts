@@ -22,6 +22,7 @@
  *   --s3 moto|null     the S3 server: moto (default), or bench/null-s3.mjs, which answers like S3 but keeps no data:
  *                      for dumps bigger than moto can hold (it assembles an object in memory ~4 times over), and to
  *                      see the uploaders without the emulator's CPU
+ *   --env K=V,...      extra settings for every C run (e.g. BACKUP_S3_CHECKSUM=WHEN_REQUIRED), to measure what a setting costs
  *   --quick            CI smoke: 32 MiB dumps, 1 run, a fleet of 10 (under a minute)
  * Not a test: vitest never runs it.
  */
@@ -76,6 +77,8 @@ interface Options {
   json?: string;
   bin: string;
   s3: 'moto' | 'null';
+  /** Extra environment for C. */
+  env: Record<string, string>;
   quick: boolean;
 }
 
@@ -93,6 +96,7 @@ function options(argv: string[]): Options {
       bin: { type: 'string' },
       s3: { type: 'string' },
       quick: { type: 'boolean' },
+      env: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -110,6 +114,12 @@ function options(argv: string[]): Options {
     sweep: values.sweep ?? false,
     ...(values.json ? { json: values.json } : {}),
     bin: values.bin ?? DEFAULT_BIN,
+    env: Object.fromEntries(
+      (values.env ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    ),
     s3: values.s3 === 'null' ? 'null' : values.s3 === undefined || values.s3 === 'moto' ? 'moto' : badS3(values.s3),
     quick,
   };
@@ -199,7 +209,7 @@ class Bench {
     const env = toolEnv(this.rig, {
       adminDb: this.adminDb,
       bucket: BUCKET,
-      extra: { PATH: process.env.PATH ?? '', AWS_ENDPOINT_URL_S3: this.server.endpoint, ...extra },
+      extra: { PATH: process.env.PATH ?? '', AWS_ENDPOINT_URL_S3: this.server.endpoint, ...this.opts.env, ...extra },
     });
     delete env.BACKUP_PROGRESS_INTERVAL; // the tests' 1 s; the default (30 s) here
     return env;
@@ -422,9 +432,13 @@ class Bench {
           isC && b ? f2(r.stats.wallS / b.stats.wallS) : '',
           stored,
         ]);
-        const dumpCpu = r.dumpProc ? (r.stats.procs[r.dumpProc]?.cpuS ?? 0) : (a?.stats.procs.dump?.cpuS ?? 0);
+        let dumpCpu = r.dumpProc ? (r.stats.procs[r.dumpProc]?.cpuS ?? 0) : (a?.stats.procs.dump?.cpuS ?? 0);
         let uploaderCpu = r.uploaderProc ? (r.stats.procs[r.uploaderProc]?.cpuS ?? 0) : 0;
-        if (r.uploaderIncludesDump) uploaderCpu -= dumpCpu;
+        if (r.uploaderIncludesDump && r.stats.toolSelfCpuS !== undefined) {
+          // node's rusage includes its children (the dump, zstd); its own figure comes from its log.
+          dumpCpu = uploaderCpu - r.stats.toolSelfCpuS;
+          uploaderCpu = r.stats.toolSelfCpuS;
+        } else if (r.uploaderIncludesDump) uploaderCpu -= dumpCpu;
         const other = r.stats.machineCpuS - dumpCpu - uploaderCpu - r.stats.serverCpuS;
         cpuRows.push([r.label, f1(r.stats.wallS), f1(dumpCpu), r.uploaderProc ? f1(uploaderCpu) : '', f1(r.stats.serverCpuS), f1(other)]);
       }
@@ -433,7 +447,7 @@ class Bench {
     out.push('');
     out.push(`Where the CPU goes (CPU seconds; the machine has ${cpus().length} cores, so at most ${cpus().length} × wall; S3 server: ${this.server.name}):`);
     out.push(table(['Scenario', 'Wall s', 'Dump', 'Uploader', 'S3 server', 'DB server + rest'], cpuRows));
-    out.push('(C: the uploader is node with its compression; its dump CPU is taken from the A row: node\'s rusage includes its children.)');
+    out.push("(C: 'Uploader' is node's own CPU (its log's 'run finished' line), 'Dump' its children: the dump, and zstd when it compresses.)");
     if (this.fleetRows.length) {
       out.push('');
       out.push(`Fleet: ${this.opts.fleet} small PostgreSQL containers (globals + one small database each, 2 objects)`);
@@ -596,7 +610,7 @@ async function main(): Promise<void> {
     say(`\nmydb-backup benchmark — ${new Date().toISOString()}`);
     say(machine());
     say(load.stop());
-    say(`C: ${opts.bin}; S3: ${server.name}; runs per figure: ${opts.runs} (medians); total ${f1((Date.now() - started) / 1000)} s\n`);
+    say(`C: ${opts.bin}${Object.keys(opts.env).length ? ` with ${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; S3: ${server.name}; runs per figure: ${opts.runs} (medians); total ${f1((Date.now() - started) / 1000)} s\n`);
     say(bench.report());
     if (opts.json) {
       await writeFile(

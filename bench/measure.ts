@@ -24,6 +24,8 @@ export interface RunStats {
   serverCpuS: number;
   /** CPU seconds the whole machine spent during the run (all processes, all cores). */
   machineCpuS: number;
+  /** CPU seconds backup-all reports for itself in its 'run finished' log line (without its children). */
+  toolSelfCpuS?: number;
   stdout: string;
 }
 
@@ -99,7 +101,9 @@ export async function measure(build: (timed: Timed) => string, opts: RunOptions)
       const [user = 0, system = 0, rssKiB = 0] = (lines.at(-1) ?? '').split(' ').map(Number);
       procs[label] = { cpuS: user + system, maxRssMiB: rssKiB / 1024 };
     }
-    return { wallS, procs, serverCpuS: server, machineCpuS: machine, stdout: result.stdout };
+    const finished = result.stdout.split('\n').reverse().find((l) => l.includes('"msg":"run finished"'));
+    const selfCpu = finished ? (JSON.parse(finished) as { cpuS?: number }).cpuS : undefined;
+    return { wallS, procs, serverCpuS: server, machineCpuS: machine, stdout: result.stdout, ...(selfCpu !== undefined ? { toolSelfCpuS: selfCpu } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -131,6 +135,7 @@ export function medianStats(runs: RunStats[]): RunStats {
     procs,
     serverCpuS: median(runs.map((r) => r.serverCpuS)),
     machineCpuS: median(runs.map((r) => r.machineCpuS)),
+    ...(runs.every((r) => r.toolSelfCpuS !== undefined) ? { toolSelfCpuS: median(runs.map((r) => r.toolSelfCpuS ?? 0)) } : {}),
     stdout: runs.at(-1)?.stdout ?? '',
   };
 }

@@ -118,7 +118,18 @@ async function backupAction(names: string[], raw: unknown, adminDbOnly = false):
   );
   if (flags.json) process.stdout.write(`${summaryJson(summary)}\n`);
   const code = flags.dryRun ? 0 : exitCodeOf(summary);
-  ctx.log.info({ exitCode: code, failed: summary.results.filter((r) => !r.ok).length, backups: summary.results.length }, 'run finished');
+  // The tool's own CPU and memory (not its children's: the dumps and zstd), for capacity planning.
+  const usage = process.resourceUsage();
+  ctx.log.info(
+    {
+      exitCode: code,
+      failed: summary.results.filter((r) => !r.ok).length,
+      backups: summary.results.length,
+      cpuS: Number(((usage.userCPUTime + usage.systemCPUTime) / 1e6).toFixed(2)),
+      maxRssMiB: Number((usage.maxRSS / 1024).toFixed(1)),
+    },
+    'run finished',
+  );
   return code;
 }
 

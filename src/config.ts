@@ -156,8 +156,9 @@ const envSchema = z
     BACKUP_MARIADB_PASSWORD: optionalText,
     BACKUP_MONGODB_USER: z.string().trim().optional().transform((v) => v || 'dbaas'),
     BACKUP_MONGODB_PASSWORD: optionalText,
-    BACKUP_COMPRESS_MARIADB: compression('gzip'),
-    BACKUP_COMPRESS_MONGODB: compression('gzip'),
+    // zstd: on the benchmark faster than no compression (fewer bytes to send) at 41% of the size; gzip costs 3x the CPU.
+    BACKUP_COMPRESS_MARIADB: compression('zstd'),
+    BACKUP_COMPRESS_MONGODB: compression('zstd'),
     SMTP_HOST: optionalText,
     SMTP_PORT: int(25, 1, 65535),
     SMTP_SECURE: bool(false),

@@ -5,7 +5,7 @@
  */
 import { writeFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRig } from './helpers/rig.js';
@@ -40,13 +40,13 @@ describe('MariaDB containers', () => {
     await target?.stop();
   });
 
-  it('are dumped with mariadb-dump into {Name}_{backup_id}.sql.gz with SSE, and the object restores into a fresh server', async () => {
+  it('are dumped with mariadb-dump into {Name}_{backup_id}.sql.zst (zstd by default) with SSE, and the object restores into a fresh server', async () => {
     const s = await scenario('maria', [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }]);
     const run = await runCli(['--type', 'Admin', 'crmbox'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     const [key, manifestKey, ...more] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
     expect(more).toEqual([]);
-    expect(key).toMatch(/^mydb\/crmbox\/(\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d)\/crmbox_\1\.sql\.gz$/);
+    expect(key).toMatch(/^mydb\/crmbox\/(\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d)\/crmbox_\1\.sql\.zst$/);
     expect(manifestKey).toBe(key!.replace(/[^/]+$/, 'manifest.json'));
     // The rows per table, counted in the dump stream, are those of the server.
     const manifest = JSON.parse((await getObjectBuffer(s3, s.bucket, manifestKey!)).toString('utf8'));
@@ -69,9 +69,9 @@ describe('MariaDB containers', () => {
     expectNoSecrets('backups rows', JSON.stringify(rows));
     expectNoSecrets('log', run.stdout + run.stderr);
 
-    // Restore as an operator would: gunzip the object into the mariadb client on a fresh server.
-    const body = (await getObjectStream(s3, s.bucket, key!)).pipe(createGunzip());
-    const client = execa('mariadb', ['--protocol=TCP', '-h', '127.0.0.1', '-P', String(target.port), '-u', 'root', '--binary-mode'], {
+    // Restore as an operator would: unzstd the object into the mariadb client on a fresh server.
+    const body = await getObjectStream(s3, s.bucket, key!);
+    const client = execa('sh', ['-c', `zstd -dc | mariadb --protocol=TCP -h 127.0.0.1 -P ${target.port} -u root --binary-mode`], {
       env: { MYSQL_PWD: RIG_PASSWORDS.maria },
       stdin: 'pipe',
     });
@@ -84,7 +84,8 @@ describe('MariaDB containers', () => {
   });
 
   it.each([
-    ['BACKUP_COMPRESS_MARIADB=zstd', { BACKUP_COMPRESS_MARIADB: 'zstd' }, [], '.sql.zst', (b: Buffer) => b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))],
+    ['BACKUP_COMPRESS_MARIADB=gzip', { BACKUP_COMPRESS_MARIADB: 'gzip' }, [], '.sql.gz', (b: Buffer) => gunzipSync(b).toString('utf8', 0, 200).includes('MariaDB dump')],
+    ['the default (zstd)', {}, [], '.sql.zst', (b: Buffer) => b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))],
     ['--compress none', {}, ['--compress', 'none'], '.sql', (b: Buffer) => b.toString('utf8', 0, 200).includes('MariaDB dump')],
   ])('compress with %s into %s', async (label, extra, flags, suffix, looksRight) => {
     const s = await scenario(`maria${label.length}`, [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }], extra);
@@ -123,7 +124,7 @@ describe('MongoDB containers (stand-in mongodump)', () => {
   }
 
   it('are dumped with mongodump --archive --gzip, password only in a 0600 --config file, into archive.gz with SSE', async () => {
-    const s = await mongoScenario('mongo', { FAKE_MONGODUMP_BYTES: 2 * 1024 * 1024 });
+    const s = await mongoScenario('mongo', { FAKE_MONGODUMP_BYTES: 2 * 1024 * 1024 }, { BACKUP_COMPRESS_MONGODB: 'gzip' });
     const run = await runCli(['docs'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     const [key] = await listKeys(s3, s.bucket, 'mydb/docs/');
@@ -165,9 +166,10 @@ describe('MongoDB containers (stand-in mongodump)', () => {
 
   it.each([
     ['plain', { BACKUP_COMPRESS_MONGODB: 'none' }],
-    ['--gzip', {}],
+    ['--gzip', { BACKUP_COMPRESS_MONGODB: 'gzip' }],
+    ['zstd (the default)', {}],
   ])('a %s archive that mongorestore would refuse (a wrong CRC) fails the backup though mongodump exited 0: no object', async (_label, extra) => {
-    const s = await mongoScenario(`mongocrc${_label.length}`, { FAKE_MONGODUMP_CORRUPT: 'crc', FAKE_MONGODUMP_BYTES: 3 * 1024 * 1024 }, extra);
+    const s = await mongoScenario(`mongocrc${_label.length}x`, { FAKE_MONGODUMP_CORRUPT: 'crc', FAKE_MONGODUMP_BYTES: 3 * 1024 * 1024 }, extra);
     const run = await runCli(['docs'], s.env);
     expect(run.exitCode).toBe(1);
     expect(await listKeys(s3, s.bucket, '')).toEqual([]);
@@ -187,6 +189,7 @@ describe.runIf(realMongo && haveMongoTools.every(Boolean))('MongoDB round trip a
       BACKUP_DB_HOST: url.hostname,
       BACKUP_MONGODB_USER: decodeURIComponent(url.username),
       BACKUP_MONGODB_PASSWORD: decodeURIComponent(url.password),
+      BACKUP_COMPRESS_MONGODB: 'gzip', // archive.gz, which mongorestore --gzip reads below
     });
     const run = await runCli(['realdocs'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);

@@ -133,6 +133,12 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       else if (needed) fail(`${tool} not found on PATH: ${engine.name} containers cannot be backed up`);
       else warn(`${tool} not found on PATH (no active ${engine.name} container needs it now)`);
     }
+    if (needed && config.compression[engine.configKey] === 'zstd') {
+      // The pipeline runs the zstd program (and restores need it to unzstd).
+      const path = await findOnPath('zstd');
+      if (path) ok(`zstd found at ${path} (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}=zstd)`);
+      else fail(`zstd not found on PATH: ${engine.name} backups are compressed with zstd (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}); install it or set gzip`);
+    }
     if (needed && !config.credentials[engine.configKey].password) {
       warn(`no password configured for ${engine.name} (BACKUP_${engine.configKey.toUpperCase()}_PASSWORD)`);
     }

@@ -44,10 +44,13 @@ export async function startSnapshotCounter(conn: ServerConnection, database: str
   try {
     // The server's idle-in-transaction timeout would end the export while pg_dump still needs it (pg_dump, too,
     // turns it off for itself).
-    await client.query('SET idle_in_transaction_session_timeout = 0');
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
-    const snapshot = rows[0]?.s;
+    // One round trip (the simple protocol runs them in order): pg_dump waits for this snapshot. The counts take one
+    // core, not parallel workers: the server is serving its users and pg_dump meanwhile.
+    const results = (await client.query(
+      'SET idle_in_transaction_session_timeout = 0; SET max_parallel_workers_per_gather = 0; ' +
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot() AS s',
+    )) as unknown as pg.QueryResult<{ s: string }>[];
+    const snapshot = results.at(-1)?.rows[0]?.s;
     if (!snapshot) throw new Error('pg_export_snapshot() returned nothing');
     const counts = countPgTables(client);
     counts.catch(() => {}); // observed by whoever awaits it; a failure must not be an unhandled rejection meanwhile

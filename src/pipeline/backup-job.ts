@@ -14,7 +14,7 @@ import type { Masker } from '../util/mask.js';
 import { formatBackupId } from '../util/time.js';
 import { renderCommand } from './command.js';
 import { MANIFEST_NAME, newManifest, putManifest, type ManifestObject } from '../storage/manifest.js';
-import { describeS3Error, mibPerSecond, streamStepToS3, verifyObject } from './stream-step.js';
+import { describeS3Error, mibPerSecond, streamStepToS3 } from './stream-step.js';
 
 export interface BackupJob {
   /** The name in backups rows (the container's Name). */
@@ -143,10 +143,9 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
       objects: listed,
     });
     try {
-      const bytes = await putManifest(deps.client, config.s3, manifestKey, manifest);
-      await verifyObject({ client: deps.client, s3: config.s3 }, manifestKey, bytes);
+      await putManifest(deps.client, config.s3, manifestKey, manifest);
     } catch (err) {
-      throw err instanceof BackupFailed ? err : new BackupFailed(`writing the manifest ${s3Url(config.s3.bucket, manifestKey)} failed: ${mask(describeS3Error(err))}`);
+      throw new BackupFailed(`writing the manifest ${s3Url(config.s3.bucket, manifestKey)} failed: ${mask(describeS3Error(err))}`);
     }
     result.ok = true;
   } catch (err) {

@@ -119,7 +119,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
 }
 
 /** Rule 1 of design.md: the object must be there, whole, and encrypted as configured. */
-export async function verifyObject(ctx: Pick<StepContext, 'client' | 's3'>, key: string, bytes: number): Promise<void> {
+async function verifyObject(ctx: StepContext, key: string, bytes: number): Promise<void> {
   const head = await headObject(ctx.client, ctx.s3.bucket, key);
   const problems: string[] = [];
   if (head.ContentLength !== bytes) problems.push(`size is ${head.ContentLength} bytes, ${bytes} were sent`);

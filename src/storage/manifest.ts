@@ -2,7 +2,7 @@
 // every object with its size and SHA-256 (computed while streaming: a multipart object's ETag is no digest) and the
 // rows per table the backup counted. Restore checks the digests; verify compares the counts. Backups made before
 // manifests existed have none, and restore and verify still work on them (without those checks).
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { RowCounts } from '../counts/types.js';
 import type { S3Settings } from './s3.js';
@@ -40,10 +40,13 @@ export function newManifest(m: Omit<Manifest, 'format'>): Manifest {
   return { format: FORMAT, ...m };
 }
 
-/** Writes the manifest with the backups' server-side encryption. */
-export async function putManifest(client: S3Client, s3: S3Settings, key: string, manifest: Manifest): Promise<number> {
+/**
+ * Writes the manifest with the backups' server-side encryption, and checks S3's answer says so (no HeadObject: a
+ * small PutObject is whole or fails, and its body's CRC32 is checked by S3 unless checksums are off).
+ */
+export async function putManifest(client: S3Client, s3: S3Settings, key: string, manifest: Manifest): Promise<void> {
   const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
-  await client.send(
+  const out = await client.send(
     new PutObjectCommand({
       Bucket: s3.bucket,
       Key: key,
@@ -53,7 +56,10 @@ export async function putManifest(client: S3Client, s3: S3Settings, key: string,
       ...(s3.sse.mode === 'aws:kms' ? { SSEKMSKeyId: s3.sse.kmsKeyId } : {}),
     }),
   );
-  return body.length;
+  if (out.ServerSideEncryption !== s3.sse.mode) {
+    await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key })).catch(() => {});
+    throw new Error(`S3 stored it with server-side encryption '${out.ServerSideEncryption ?? 'none'}', not '${s3.sse.mode}'`);
+  }
 }
 
 /** The manifest of the backup in `folder` (ending in '/'); undefined when it has none; throws when it is unreadable. */
