@@ -447,7 +447,7 @@ class Bench {
     out.push('');
     out.push(`Where the CPU goes (CPU seconds; the machine has ${cpus().length} cores, so at most ${cpus().length} × wall; S3 server: ${this.server.name}):`);
     out.push(table(['Scenario', 'Wall s', 'Dump', 'Uploader', 'S3 server', 'DB server + rest'], cpuRows));
-    out.push("(C: 'Uploader' is node's own CPU (its log's 'run finished' line), 'Dump' its children: the dump, and zstd when it compresses.)");
+    out.push("(C: 'Uploader' is node's own CPU (from its --json result), 'Dump' its children: the dump, and zstd when it compresses.)");
     if (this.fleetRows.length) {
       out.push('');
       out.push(`Fleet: ${this.opts.fleet} small PostgreSQL containers (globals + one small database each, 2 objects)`);
@@ -468,8 +468,15 @@ class Bench {
       out.push('Sweep: MariaDB, compression none, BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE');
       out.push(
         table(
-          ['Part MiB', 'Queue', 'Wall s', 'MiB/s', 'Peak RSS MiB'],
-          this.sweepRows.map((r) => [String(r.partMiB), String(r.queue), f1(r.stats.wallS), f1(r.dumpBytes / MIB / r.stats.wallS), f1(r.stats.procs.tool?.maxRssMiB ?? 0)]),
+          ['Part MiB', 'Queue', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'S3 server CPU s'],
+          this.sweepRows.map((r) => [
+            String(r.partMiB),
+            String(r.queue),
+            f1(r.stats.wallS),
+            f1(r.dumpBytes / MIB / r.stats.wallS),
+            f1(r.stats.procs.tool?.maxRssMiB ?? 0),
+            f1(r.stats.serverCpuS),
+          ]),
         ),
       );
     }

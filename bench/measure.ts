@@ -24,7 +24,7 @@ export interface RunStats {
   serverCpuS: number;
   /** CPU seconds the whole machine spent during the run (all processes, all cores). */
   machineCpuS: number;
-  /** CPU seconds backup-all reports for itself in its 'run finished' log line (without its children). */
+  /** CPU seconds backup-all reports for itself in its --json result (without its children). */
   toolSelfCpuS?: number;
   stdout: string;
 }
@@ -101,8 +101,9 @@ export async function measure(build: (timed: Timed) => string, opts: RunOptions)
       const [user = 0, system = 0, rssKiB = 0] = (lines.at(-1) ?? '').split(' ').map(Number);
       procs[label] = { cpuS: user + system, maxRssMiB: rssKiB / 1024 };
     }
-    const finished = result.stdout.split('\n').reverse().find((l) => l.includes('"msg":"run finished"'));
-    const selfCpu = finished ? (JSON.parse(finished) as { cpuS?: number }).cpuS : undefined;
+    // backup-all --json: its result line says what the tool itself (without its children) spent.
+    const last = result.stdout.trim().split('\n').at(-1) ?? '';
+    const selfCpu = last.startsWith('{"ok"') ? (JSON.parse(last) as { process?: { cpuS?: number } }).process?.cpuS : undefined;
     return { wallS, procs, serverCpuS: server, machineCpuS: machine, stdout: result.stdout, ...(selfCpu !== undefined ? { toolSelfCpuS: selfCpu } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });

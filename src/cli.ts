@@ -70,9 +70,16 @@ export function interruptSignal(log: Logger): AbortSignal {
   return controller.signal;
 }
 
+/** The tool's own CPU and memory (not its children's: the dumps and zstd), for capacity planning. */
+function processUsage(): { cpuS: number; maxRssMiB: number } {
+  const usage = process.resourceUsage();
+  return { cpuS: Number(((usage.userCPUTime + usage.systemCPUTime) / 1e6).toFixed(2)), maxRssMiB: Number((usage.maxRSS / 1024).toFixed(1)) };
+}
+
 function summaryJson(s: RunSummary): string {
   return JSON.stringify({
     ok: exitCodeOf(s) === 0,
+    process: processUsage(),
     kind: s.kind,
     startedAt: s.startedAt.toISOString(),
     finishedAt: s.finishedAt.toISOString(),
@@ -118,16 +125,8 @@ async function backupAction(names: string[], raw: unknown, adminDbOnly = false):
   );
   if (flags.json) process.stdout.write(`${summaryJson(summary)}\n`);
   const code = flags.dryRun ? 0 : exitCodeOf(summary);
-  // The tool's own CPU and memory (not its children's: the dumps and zstd), for capacity planning.
-  const usage = process.resourceUsage();
   ctx.log.info(
-    {
-      exitCode: code,
-      failed: summary.results.filter((r) => !r.ok).length,
-      backups: summary.results.length,
-      cpuS: Number(((usage.userCPUTime + usage.systemCPUTime) / 1e6).toFixed(2)),
-      maxRssMiB: Number((usage.maxRSS / 1024).toFixed(1)),
-    },
+    { exitCode: code, failed: summary.results.filter((r) => !r.ok).length, backups: summary.results.length, ...processUsage() },
     'run finished',
   );
   return code;
