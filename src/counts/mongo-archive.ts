@@ -25,6 +25,10 @@ export class MongoArchiveCounter implements StreamRowCounter {
     this.parser.push(chunk);
   }
 
+  backlog(): Promise<void> | undefined {
+    return this.parser.backlog();
+  }
+
   async end(): Promise<RowCounts> {
     return archiveRowCounts(await this.parser.end());
   }

@@ -5,6 +5,8 @@ import type { RowCounts } from './types.js';
 
 export interface StreamRowCounter {
   push(chunk: Buffer): void;
+  /** A counter that works off the main thread (gunzip) says here when the stream must wait for it to catch up. */
+  backlog?(): Promise<void> | undefined;
   /** The counts; throws (rejects) when the stream ended where it could not (cut, corrupt). */
   end(): RowCounts | Promise<RowCounts>;
 }
@@ -25,7 +27,10 @@ export class CountingTap extends Transform {
         this.failure = err as Error;
       }
     }
-    done(null, chunk);
+    // Backpressure: the counter must never queue up the dump in memory.
+    const backlog = this.failure ? undefined : this.counter.backlog?.();
+    if (backlog) backlog.then(() => done(null, chunk), () => done(null, chunk));
+    else done(null, chunk);
   }
 
   /** After the stream ended: the counts, or why there are none. */

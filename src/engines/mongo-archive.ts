@@ -476,6 +476,24 @@ export class MongoArchiveParser {
     } else this.plain.push(chunk);
   }
 
+  /**
+   * With gzip: a promise when gunzip has more queued than its buffer holds (wait for it before the next push), so a
+   * slow gunzip never makes the archive pile up in memory; undefined otherwise.
+   */
+  backlog(): Promise<void> | undefined {
+    const gunzip = this.gunzip;
+    if (!gunzip || !gunzip.writableNeedDrain || gunzip.destroyed) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        gunzip.off('drain', done);
+        gunzip.off('close', done);
+        resolve();
+      };
+      gunzip.on('drain', done);
+      gunzip.on('close', done);
+    });
+  }
+
   /** The summary, once the stream is known to be complete and valid; else rejects with ArchiveCorrupt. */
   async end(): Promise<ArchiveSummary> {
     if (this.gunzip) {

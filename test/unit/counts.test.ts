@@ -1,8 +1,10 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
 import { CountingTap } from '../../src/counts/stream.js';
-import { archiveRowCounts } from '../../src/counts/mongo-archive.js';
+import { archiveRowCounts, MongoArchiveCounter } from '../../src/counts/mongo-archive.js';
+import { archiveBuffer } from '../fixtures/mongo-archive-writer.mjs';
 import { compareRowCounts } from '../../src/restore/verify.js';
 import { manifestRows } from '../../src/storage/manifest.js';
 
@@ -35,6 +37,26 @@ describe('CountingTap', () => {
     const tap = new CountingTap({ push: () => {}, end: async () => Promise.reject(new Error('archive is truncated')) });
     await pipeline(Readable.from([Buffer.from('a')]), tap, sink());
     expect(await tap.result()).toEqual({ error: 'archive is truncated' });
+  });
+});
+
+describe('CountingTap with a gzip archive', () => {
+  it('waits for gunzip (backpressure) instead of queueing the stream in memory, and counts right', async () => {
+    const docs = Array.from({ length: 60_000 }, (_, i) => ({ i, text: `document ${i} `.repeat(20) }));
+    const archive = gzipSync(archiveBuffer([{ db: 'shop', collection: 'orders', docs }]), { level: 9 });
+    const counter = new MongoArchiveCounter(true);
+    let waits = 0;
+    const backlog = counter.backlog.bind(counter);
+    counter.backlog = () => {
+      const wait = backlog();
+      if (wait) waits++;
+      return wait;
+    };
+    const tap = new CountingTap(counter);
+    const chunks = Array.from({ length: Math.ceil(archive.length / 65536) }, (_, i) => archive.subarray(i * 65536, (i + 1) * 65536));
+    await pipeline(Readable.from(chunks), tap, sink());
+    expect(await tap.result()).toEqual({ counts: { shop: { orders: 60_000 } } });
+    expect(waits).toBeGreaterThan(0); // the compressed stream outran gunzip at least once, and waited
   });
 });
 
