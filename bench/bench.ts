@@ -270,6 +270,18 @@ class Bench {
     };
   }
 
+  /** A: the dump alone into /dev/null; B: the dump piped into `aws s3 cp -` (the old tool's way). */
+  baselines(name: string, dump: string, key: (run: number) => string): [Scenario, Scenario] {
+    return [
+      { label: `A  ${name} > /dev/null`, build: (timed) => `${timed('dump', dump)} > /dev/null`, env: this.baseEnv() },
+      {
+        label: `B  ${name} | aws s3 cp -`,
+        build: (timed, i) => `${timed('dump', dump)} | ${timed('upload', this.awsCp(key(i)))}`,
+        env: this.awsEnv(),
+      },
+    ];
+  }
+
   /** The servers' background work after a bulk load (checkpoints, purge, hint bits) out of the way: one dump. */
   async warmUp(dump: string): Promise<void> {
     await this.once('warm-up dump (not counted)', (timed) => `${timed('dump', dump)} > /dev/null`, this.baseEnv());
@@ -286,12 +298,7 @@ class Bench {
     const dump = await commandLine(dumpDatabaseStep(conn, BENCH_DB, 'x.dump').command, this.dir);
     await this.warmUp(dump);
 
-    const a: Scenario = { label: 'A  pg_dump -Fc > /dev/null', build: (timed) => `${timed('dump', dump)} > /dev/null`, env: this.baseEnv() };
-    const b: Scenario = {
-      label: 'B  pg_dump -Fc | aws s3 cp -',
-      build: (timed, i) => `${timed('dump', dump)} | ${timed('upload', this.awsCp(`old-way/pg-${i}.dump`))}`,
-      env: this.awsEnv(),
-    };
+    const [a, b] = this.baselines('pg_dump -Fc', dump, (i) => `old-way/pg-${i}.dump`);
     const c = this.toolScenario('C  backup-all', ['bench-pg']);
     const results = await this.rounds(this.aws ? [a, b, c] : [a, c]);
     const cStats = results.get(c)!;
@@ -323,12 +330,7 @@ class Bench {
     const dump = await commandLine(step.command, this.dir);
     await this.warmUp(dump);
 
-    const a: Scenario = { label: 'A  mariadb-dump > /dev/null', build: (timed) => `${timed('dump', dump)} > /dev/null`, env: this.baseEnv() };
-    const b: Scenario = {
-      label: 'B  mariadb-dump | aws s3 cp -',
-      build: (timed, i) => `${timed('dump', dump)} | ${timed('upload', this.awsCp(`old-way/maria-${i}.sql`))}`,
-      env: this.awsEnv(),
-    };
+    const [a, b] = this.baselines('mariadb-dump', dump, (i) => `old-way/maria-${i}.sql`);
     const cs = (['none', 'gzip', 'zstd'] as const).map((compression) =>
       this.toolScenario(`C  backup-all, compression ${compression}`, ['bench-maria'], { BACKUP_COMPRESS_MARIADB: compression }),
     );
