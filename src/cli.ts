@@ -94,6 +94,7 @@ function summaryJson(s: RunSummary): string {
       bytes: r.bytes,
       durationMs: r.durationMs,
       objects: r.objects,
+      manifest: r.manifest,
     })),
   });
 }

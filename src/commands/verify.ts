@@ -13,8 +13,7 @@ import type { BackupResult } from '../pipeline/backup-job.js';
 import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
 import { optionalAdminDb, recordAction } from '../restore/admin.js';
 import { engineOfObjects, findBackup, type BackupSource } from '../restore/source.js';
-import { verifyServer } from '../restore/target.js';
-import { verifyBackup, type VerifyOutcome } from '../restore/verify.js';
+import { canVerifyEngine, verifyBackup, type VerifyOutcome } from '../restore/verify.js';
 import type { BackupFolder } from '../storage/listing.js';
 import { createS3Client, s3Url } from '../storage/s3.js';
 import type { Masker } from '../util/mask.js';
@@ -27,9 +26,7 @@ export interface VerifyOptions {
   backupId?: string;
 }
 
-/** MongoDB archives are checked without a server; the others need their engine's verification server. */
-const canVerify = (config: Config, engine: Engine | undefined) =>
-  engine !== undefined && (engine.configKey === 'mongodb' || verifyServer(config, engine.configKey) !== undefined);
+const canVerify = (config: Config, engine: Engine | undefined) => engine !== undefined && canVerifyEngine(config, engine.configKey);
 
 /** Least recently verified first (never verified before all), then by name: the rotation. Pure. */
 export function rotate<T extends { name: string }>(items: readonly T[], last: ReadonlyMap<string, Date>, n: number): T[] {
@@ -118,6 +115,7 @@ function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefin
     folder: folderKey,
     objects: r.objects.map((o) => ({ name: o.key.slice(folderKey.length), key: o.key, bytes: o.bytes })),
     bytes: r.bytes,
+    ...(r.manifest ? { manifest: { name: r.manifest.key.slice(folderKey.length), ...r.manifest } } : {}),
   };
   return { name: r.name, segment, cId: r.cId, engine, folder, reason: "tonight's backup" };
 }

@@ -109,7 +109,8 @@ export class MariadbRowCounter {
       // Go on right after the name (and its space): in the bytes carried from the last chunk, or in this one.
       const matchEnd = insert[0].length;
       if (matchEnd >= consumedFromHead) return i + matchEnd - consumedFromHead;
-      this.scanInsert(head.subarray(matchEnd, consumedFromHead));
+      // (They hold no newline, so push() reads them as the rest of this statement's first line.)
+      this.push(head.subarray(matchEnd, consumedFromHead));
       return i;
     }
     const use = text.startsWith('USE `') ? USE.exec(text) : null;
@@ -118,12 +119,6 @@ export class MariadbRowCounter {
     if (dumping) this.tableCounts(unquote(utf8(dumping[1] ?? '')));
     // The rest of the line is skipped (OtherLine).
     return i + piece.length;
-  }
-
-  /** Bytes of an INSERT line, no newline among them. */
-  private scanInsert(bytes: Buffer): void {
-    let i = 0;
-    while (i < bytes.length) i = this.where === Where.Header || this.where === Where.HeaderName ? this.scanHeader(bytes, i) : this.scanValues(bytes, i);
   }
 
   private tableCounts(name: string): Record<string, number> {

@@ -7,6 +7,7 @@
 //
 // Consistency: without --oplog (replica sets only; these servers are standalone) a dump of a busy server is not a
 // point-in-time snapshot; each collection is read consistently on its own.
+import type { Compression } from '../config.js';
 import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, Target } from './types.js';
 import { compressionOf } from './names.js';
 
@@ -38,6 +39,25 @@ function command(program: string, t: { host: string; port: number; user: string;
 
 const ARCHIVE = /(^|\/)archive(\.gz|\.zst)?$/;
 
+/** An archive object of a backup, and how it is read back. */
+export interface ArchiveObject {
+  objectName: string;
+  /** Gzipped by mongodump itself (--gzip): mongorestore --gzip, or the archive parser, undoes it. */
+  gzip: boolean;
+  /** What the pipeline decompresses (zstd); 'none' for gzip, which is mongodump's own. */
+  compression: Compression;
+}
+
+/** The archives among a backup's objects (restore and verify read the same ones the same way). */
+export function archiveObjects(objectNames: readonly string[]): ArchiveObject[] {
+  return objectNames
+    .filter((n) => ARCHIVE.test(n))
+    .map((objectName) => {
+      const gzip = objectName.endsWith('.gz');
+      return { objectName, gzip, compression: gzip ? 'none' : compressionOf(objectName) };
+    });
+}
+
 export const mongodb: Engine = {
   name: 'MongoDB',
   configKey: 'mongodb',
@@ -58,16 +78,11 @@ export const mongodb: Engine = {
   },
 
   restoreSteps(objectNames: string[], to: RestoreTarget): RestoreStep[] {
-    return objectNames
-      .filter((n) => ARCHIVE.test(n))
-      .map((objectName) => {
-        const gzip = objectName.endsWith('.gz');
-        return {
-          objectName,
-          compression: gzip ? 'none' : compressionOf(objectName),
-          // --drop: collections are replaced, not merged into; --stopOnError: the first failed write fails it all.
-          command: command('mongorestore', to, ['--archive', ...(gzip ? ['--gzip'] : []), '--drop', '--stopOnError']),
-        };
-      });
+    return archiveObjects(objectNames).map(({ objectName, gzip, compression }) => ({
+      objectName,
+      compression,
+      // --drop: collections are replaced, not merged into; --stopOnError: the first failed write fails it all.
+      command: command('mongorestore', to, ['--archive', ...(gzip ? ['--gzip'] : []), '--drop', '--stopOnError']),
+    }));
   },
 };

@@ -55,6 +55,8 @@ export interface BackupResult {
   bytes: number;
   durationMs: number;
   objects: { key: string; bytes: number; sha256: string }[];
+  /** The manifest written last (successful backups only). */
+  manifest?: { key: string; bytes: number };
 }
 
 const ERR_MSG_MAX = 2000;
@@ -143,7 +145,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
       objects: listed,
     });
     try {
-      await putManifest(deps.client, config.s3, manifestKey, manifest);
+      result.manifest = { key: manifestKey, bytes: await putManifest(deps.client, config.s3, manifestKey, manifest) };
     } catch (err) {
       throw new BackupFailed(`writing the manifest ${s3Url(config.s3.bucket, manifestKey)} failed: ${mask(describeS3Error(err))}`);
     }

@@ -30,15 +30,12 @@ const NOTHING: Omit<RunningRowCount, 'command'> = { taps: [], result: async () =
 export async function startRowCounting(counting: RowCounting | undefined, command: Command, log: Logger): Promise<RunningRowCount> {
   if (!counting) return { command, ...NOTHING };
   if (counting.kind === 'pg-snapshot') {
-    let counter;
-    try {
-      counter = await startSnapshotCounter(counting.conn, counting.database);
-    } catch (err) {
-      const error = `could not export a snapshot to count rows in: ${(err as Error).message}`;
+    const snapshotCounter = await startSnapshotCounter(counting.conn, counting.database).catch((err: unknown) => err as Error);
+    if (snapshotCounter instanceof Error) {
+      const error = `could not export a snapshot to count rows in: ${snapshotCounter.message}`;
       log.warn({ database: counting.database, err: error }, 'rows not counted');
-      return { command, taps: [], result: async () => ({ error }), abort: async () => {} };
+      return { command, ...NOTHING, result: async () => ({ error }) };
     }
-    const snapshotCounter = counter;
     return {
       command: { ...command, argv: [...command.argv, ...counting.snapshotArgs(snapshotCounter.snapshot)] },
       taps: [],

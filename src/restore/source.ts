@@ -5,7 +5,7 @@ import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
 import { findEngine, type Engine } from '../engines/index.js';
 import { mariadb } from '../engines/mariadb.js';
-import { mongodb } from '../engines/mongodb.js';
+import { archiveObjects, mongodb } from '../engines/mongodb.js';
 import { safeSegment } from '../engines/names.js';
 import { postgres } from '../engines/postgres.js';
 import { ConfigError, RestoreFailed } from '../errors.js';
@@ -35,6 +35,21 @@ export function objectRef(source: Pick<BackupSource, 'folder' | 'manifest'>, obj
   return { key: source.folder.folder + objectName, ...(sha256 ? { sha256 } : {}) };
 }
 
+/**
+ * The manifest of the backup in `folder`, read and held against the folder's objects; undefined when the folder has
+ * none (a backup made before manifests). Throws RestoreFailed when it is unreadable or the backup is not whole.
+ */
+export async function loadManifest(client: S3Client, bucket: string, name: string, folder: BackupFolder, signal?: AbortSignal): Promise<Manifest | undefined> {
+  if (!folder.manifest) return undefined;
+  const manifest = await readManifest(client, bucket, folder.folder, signal).catch((err: unknown) => {
+    throw new RestoreFailed(`backup ${folder.backupId} of '${name}': ${(err as Error).message}`);
+  });
+  if (!manifest) return undefined;
+  const problems = missingFromFolder(manifest, folder);
+  if (problems.length) throw new RestoreFailed(`backup ${folder.backupId} of '${name}' is not whole: ${problems.join('; ')}`);
+  return manifest;
+}
+
 /** Every object the manifest lists must be in the folder, at its size: else the backup is not whole. Pure. */
 export function missingFromFolder(manifest: Manifest, folder: BackupFolder): string[] {
   const problems: string[] = [];
@@ -53,7 +68,7 @@ export function segmentOf(name: string): string {
 
 /** The engine whose objects these are, when no containers row says (a deleted container). Pure. */
 export function engineOfObjects(objectNames: readonly string[]): Engine | undefined {
-  if (objectNames.some((n) => /(^|\/)archive(\.gz|\.zst)?$/.test(n))) return mongodb;
+  if (archiveObjects(objectNames).length) return mongodb;
   if (objectNames.some((n) => /\.dump(\.gz|\.zst)?$/.test(n) || /_globals\.sql(\.gz|\.zst)?$/.test(n))) return postgres;
   if (objectNames.some((n) => /\.sql(\.gz|\.zst)?$/.test(n))) return mariadb;
   return undefined;
@@ -116,16 +131,6 @@ export async function findBackup(
   if (!engine) {
     throw new ConfigError(`cannot tell the engine of backup ${chosen.folder.backupId} of '${name}' (objects: ${names.join(', ')})`);
   }
-  const manifest = chosen.folder.manifest
-    ? await readManifest(deps.client, config.s3.bucket, chosen.folder.folder).catch((err: unknown) => {
-        throw new RestoreFailed(`backup ${chosen.folder.backupId} of '${name}': ${(err as Error).message}`);
-      })
-    : undefined;
-  if (manifest) {
-    const problems = missingFromFolder(manifest, chosen.folder);
-    if (problems.length) {
-      throw new RestoreFailed(`backup ${chosen.folder.backupId} of '${name}' is not whole: ${problems.join('; ')}`);
-    }
-  }
+  const manifest = await loadManifest(deps.client, config.s3.bucket, name, chosen.folder);
   return { name, segment, cId: container?.id ?? chosen.logged?.cId ?? null, engine, ...chosen, ...(manifest ? { manifest } : {}) };
 }

@@ -2,17 +2,19 @@
 // counted (tables, rows per table, large objects), and the scratch databases are dropped whatever happened.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
+import type { EngineKey } from '../engines/types.js';
 import { MARIADB_DUMP_COMPLETE, MARIADB_SYSTEM_DATABASES, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
 import { compressionOf } from '../engines/names.js';
 import { GLOBALS_COMPLETE, databaseOfObject, postgres } from '../engines/postgres.js';
 import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
 import { MongoArchiveCounter } from '../counts/mongo-archive.js';
+import { archiveObjects } from '../engines/mongodb.js';
 import type { RowCounts } from '../counts/types.js';
-import { manifestRows, readManifest } from '../storage/manifest.js';
+import { manifestRows } from '../storage/manifest.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import { mariadbDatabaseStats, mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
 import { pgCreateDatabase, pgDatabaseStats, pgDropDatabase, type DatabaseStats } from './postgres-server.js';
-import { objectRef, type BackupSource } from './source.js';
+import { loadManifest, objectRef, type BackupSource } from './source.js';
 import { verifyServer } from './target.js';
 
 export type VerifyStatus = 'ok' | 'failed' | 'skipped';
@@ -50,6 +52,11 @@ export function describeStats(stats: readonly DatabaseStats[], what: 'table' | '
   return `${stats.length} database${stats.length === 1 ? '' : 's'}, ${fmt(tables)} ${t}, ${fmt(rows)} ${r}${lo ? `, ${fmt(lo)} large objects` : ''}${per.length ? ` (${per.join('; ')})` : ''}`;
 }
 
+/** MongoDB archives are checked without a server; the other engines need their verification server. */
+export function canVerifyEngine(config: Config, key: EngineKey): boolean {
+  return key === 'mongodb' || verifyServer(config, key) !== undefined;
+}
+
 export async function verifyBackup(source: BackupSource, config: Config, ctx: RestoreStepContext): Promise<VerifyOutcome> {
   const started = Date.now();
   const outcome = (status: VerifyStatus, summary: string, databases: DatabaseStats[] = [], bytes = 0): VerifyOutcome => ({
@@ -64,15 +71,15 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
   });
   const key = source.engine.configKey;
   const server = verifyServer(config, key);
-  if (!server && key !== 'mongodb') {
+  if (!canVerifyEngine(config, key)) {
     return outcome('skipped', `no verification server for ${source.engine.name}: set BACKUP_VERIFY_${key.toUpperCase()}_URL`);
   }
   const stats: DatabaseStats[] = [];
   let bytes = 0;
   try {
-    // The nightly sample's sources come from the run's results, without their manifest: read it here.
+    // The nightly sample's sources come from the run's results: their manifest is read here (findBackup's already is).
     if (!source.manifest) {
-      const manifest = await readManifest(ctx.client, ctx.bucket, source.folder.folder, ctx.signal);
+      const manifest = await loadManifest(ctx.client, ctx.bucket, source.name, source.folder, ctx.signal);
       if (manifest) source = { ...source, manifest };
     }
     if (key === 'mongodb') bytes = await verifyMongodbArchive(source, stats, ctx);
@@ -127,14 +134,11 @@ export function compareRowCounts(expected: RowCounts, stats: readonly DatabaseSt
  */
 async function verifyMongodbArchive(source: BackupSource, stats: DatabaseStats[], ctx: RestoreStepContext): Promise<number> {
   const names = source.folder.objects.map((o) => o.name);
-  const archives = names.filter((n) => /(^|\/)archive(\.gz|\.zst)?$/.test(n));
+  const archives = archiveObjects(names);
   if (archives.length === 0) throw new Error(`backup ${source.folder.backupId} holds no MongoDB archive (objects: ${names.join(', ') || 'none'})`);
   let bytes = 0;
-  for (const name of archives) {
-    // archive.gz: gzipped by mongodump (--gzip), gunzipped by the parser; archive.zst: by the pipeline.
-    const gzip = name.endsWith('.gz');
-    const counter = new MongoArchiveCounter(gzip);
-    const read = await readObjectThrough({ compression: gzip ? 'none' : compressionOf(name) }, objectRef(source, name), ctx, counter);
+  for (const { objectName, gzip, compression } of archives) {
+    const read = await readObjectThrough({ compression }, objectRef(source, objectName), ctx, new MongoArchiveCounter(gzip));
     bytes += read.bytes;
     for (const [database, collections] of Object.entries(read.counts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
       const tables = Object.entries(collections).map(([table, rows]) => ({ table, rows }));

@@ -44,7 +44,7 @@ export function newManifest(m: Omit<Manifest, 'format'>): Manifest {
  * Writes the manifest with the backups' server-side encryption, and checks S3's answer says so (no HeadObject: a
  * small PutObject is whole or fails, and its body's CRC32 is checked by S3 unless checksums are off).
  */
-export async function putManifest(client: S3Client, s3: S3Settings, key: string, manifest: Manifest): Promise<void> {
+export async function putManifest(client: S3Client, s3: S3Settings, key: string, manifest: Manifest): Promise<number> {
   const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
   const out = await client.send(
     new PutObjectCommand({
@@ -60,6 +60,7 @@ export async function putManifest(client: S3Client, s3: S3Settings, key: string,
     await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key })).catch(() => {});
     throw new Error(`S3 stored it with server-side encryption '${out.ServerSideEncryption ?? 'none'}', not '${s3.sse.mode}'`);
   }
+  return body.length;
 }
 
 /** The manifest of the backup in `folder` (ending in '/'); undefined when it has none; throws when it is unreadable. */
