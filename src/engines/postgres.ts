@@ -57,6 +57,11 @@ export function parseDatabaseList(output: string): { name: string; size: number 
 const GLOBALS_OBJECT = /_globals\.sql(\.gz|\.zst)?$/;
 const DUMP_OBJECT = /\.dump(\.gz|\.zst)?$/;
 
+/** `{Name}_globals.sql[.gz|.zst]`: the roles and tablespaces. */
+export const isGlobalsObject = (name: string): boolean => GLOBALS_OBJECT.test(name);
+/** `….dump[.gz|.zst]`: one database's pg_dump -Fc. */
+export const isDatabaseDump = (name: string): boolean => DUMP_OBJECT.test(name);
+
 export const postgres: Engine = {
   name: 'Postgres',
   configKey: 'postgres',
@@ -87,7 +92,7 @@ export const postgres: Engine = {
    */
   restoreSteps(objectNames: string[], to: RestoreTarget, source?: RestoreSource): RestoreStep[] {
     const steps: RestoreStep[] = [];
-    const globals = objectNames.find((n) => GLOBALS_OBJECT.test(n));
+    const globals = objectNames.find(isGlobalsObject);
     if (globals && !to.noOwner) {
       const existing = to.existingRoles ?? [];
       steps.push({
@@ -98,7 +103,7 @@ export const postgres: Engine = {
         completionMarker: GLOBALS_COMPLETE,
       });
     }
-    for (const objectName of objectNames.filter((n) => DUMP_OBJECT.test(n))) {
+    for (const objectName of objectNames.filter(isDatabaseDump)) {
       if (to.database !== undefined && databaseOfObject(objectName, source?.segment) !== to.database) continue;
       steps.push({ objectName, compression: compressionOf(objectName), command: pgRestoreCommand(to) });
     }

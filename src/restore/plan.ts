@@ -3,7 +3,7 @@
 // this restore creates are dropped again if it fails, so a failed restore leaves the target as it was wherever the
 // engine allows (PostgreSQL: always; MariaDB: not for a whole-server restore, whose statements commit one by one).
 import type { RestoreStep, RestoreTarget } from '../engines/types.js';
-import { postgres, databaseOfObject } from '../engines/postgres.js';
+import { databaseOfObject, isDatabaseDump, postgres } from '../engines/postgres.js';
 import { MARIADB_DUMP_COMPLETE, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
 import { ConfigError } from '../errors.js';
 import type { Masker } from '../util/mask.js';
@@ -48,7 +48,6 @@ export async function planRestore(req: RestoreRequest, mask: Masker): Promise<Re
   }
 }
 
-const isDump = (name: string) => /\.dump(\.gz|\.zst)?$/.test(name);
 
 async function undoAll(names: string[], drop: (db: string) => Promise<void>): Promise<string[]> {
   const done: string[] = [];
@@ -72,7 +71,7 @@ async function planPostgres(req: RestoreRequest): Promise<RestorePlan> {
   const { source, destination } = req;
   const { conn } = destination;
   const objectNames = source.folder.objects.map((o) => o.name);
-  const dumps = objectNames.filter(isDump).map((object) => ({ object, db: databaseOfObject(object, source.segment) }));
+  const dumps = objectNames.filter(isDatabaseDump).map((object) => ({ object, db: databaseOfObject(object, source.segment) }));
   const held = dumps.map((d) => d.db).join(', ') || 'none';
   const chosen = req.database === undefined ? dumps : dumps.filter((d) => d.db === req.database);
   if (chosen.length === 0) {

@@ -7,7 +7,7 @@ import { findEngine, type Engine } from '../engines/index.js';
 import { mariadb } from '../engines/mariadb.js';
 import { archiveObjects, mongodb } from '../engines/mongodb.js';
 import { safeSegment } from '../engines/names.js';
-import { postgres } from '../engines/postgres.js';
+import { isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
 import { ConfigError, RestoreFailed } from '../errors.js';
 import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
 import { containerFolder, listBackupFolders, type BackupFolder } from '../storage/listing.js';
@@ -69,7 +69,7 @@ export function segmentOf(name: string): string {
 /** The engine whose objects these are, when no containers row says (a deleted container). Pure. */
 export function engineOfObjects(objectNames: readonly string[]): Engine | undefined {
   if (archiveObjects(objectNames).length) return mongodb;
-  if (objectNames.some((n) => /\.dump(\.gz|\.zst)?$/.test(n) || /_globals\.sql(\.gz|\.zst)?$/.test(n))) return postgres;
+  if (objectNames.some((n) => isDatabaseDump(n) || isGlobalsObject(n))) return postgres;
   if (objectNames.some((n) => /\.sql(\.gz|\.zst)?$/.test(n))) return mariadb;
   return undefined;
 }

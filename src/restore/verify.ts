@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { EngineKey } from '../engines/types.js';
 import { MARIADB_DUMP_COMPLETE, MARIADB_SYSTEM_DATABASES, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
 import { compressionOf } from '../engines/names.js';
-import { GLOBALS_COMPLETE, databaseOfObject, postgres } from '../engines/postgres.js';
+import { GLOBALS_COMPLETE, databaseOfObject, isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
 import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
 import { MongoArchiveCounter } from '../counts/mongo-archive.js';
 import { archiveObjects } from '../engines/mongodb.js';
@@ -158,11 +158,11 @@ async function verifyPostgres(source: BackupSource, server: Server, stats: Datab
   const names = source.folder.objects.map((o) => o.name);
   const base = scratchBase();
   let bytes = 0;
-  const globals = names.find((n) => /_globals\.sql(\.gz|\.zst)?$/.test(n));
+  const globals = names.find(isGlobalsObject);
   if (globals) {
     bytes += (await readObjectThrough({ compression: compressionOf(globals), completionMarker: GLOBALS_COMPLETE }, objectRef(source, globals), ctx)).bytes;
   }
-  const dumps = names.filter((n) => /\.dump(\.gz|\.zst)?$/.test(n));
+  const dumps = names.filter(isDatabaseDump);
   if (dumps.length === 0) throw new Error(`backup ${source.folder.backupId} holds no database dump (objects: ${names.join(', ') || 'none'})`);
   for (const [i, object] of dumps.entries()) {
     const db = databaseOfObject(object, source.segment);
