@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { getRig } from './helpers/rig.js';
 import { adminDbName, backupsRows, containerSecret, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
 import { collect, expectNoSecrets, FIXTURE_BIN, runCli, startCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
@@ -250,6 +251,10 @@ describe('S3 failures', () => {
     expect(uploaded).toMatchObject({ bytes: size, parts: 4 });
     const key = String(uploaded.key);
     expect((await headObject(s3, s.bucket, key)).ContentLength).toBe(size);
+    // The parts' CRC32s, declared at creation, are the object's checksum (S3 checks them again at completion).
+    const head = await s3.send(new HeadObjectCommand({ Bucket: s.bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    // (moto answers HEAD with the composite's value only, without its type or part count; undeclared, it has none.)
+    expect(head.ChecksumCRC32).toMatch(/^[A-Za-z0-9+/]{6}==(-4)?$/);
   });
 
   it('a dump bigger than the part limit allows fails early and clearly, before S3 refuses', async () => {

@@ -116,7 +116,13 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
   // Created when the first part is full: a stream that fits in one part goes up as a single PutObject instead
   // (two requests fewer for each of the many small dumps: globals, small databases).
   const createUpload = async (): Promise<string> => {
-    const created = await client.send(new CreateMultipartUploadCommand(objectSettings), { abortSignal: opts.signal });
+    // Declaring the checksum up front (as the AWS CLI does) makes the parts' CRC32s the object's checksum: S3
+    // checks them again at completion and stores the result. Left out, S3 (and moto) compute a full-object
+    // CRC64NVME of their own at completion — moto by copying the whole object once more (BENCHMARKS.md).
+    const created = await client.send(
+      new CreateMultipartUploadCommand({ ...objectSettings, ...(crc ? { ChecksumAlgorithm: 'CRC32' as const } : {}) }),
+      { abortSignal: opts.signal },
+    );
     if (!created.UploadId) throw new Error('S3 returned no UploadId');
     return created.UploadId;
   };
@@ -137,14 +143,8 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
     const task = client
       .send(command, { abortSignal: opts.signal })
       .then((out) => {
-        completed.push({
-          PartNumber: number,
-          ETag: out.ETag,
-          ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
-          ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
-          ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
-          ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
-        });
+        // With a declared checksum, completion must list each part's CRC32: ours, not whatever came back.
+        completed.push({ PartNumber: number, ETag: out.ETag, ...(crc ? { ChecksumCRC32: crc32Base64(checksum) } : {}) });
         // The request is over (retries included): its buffer can take the next part.
         if (spare.length < opts.queueSize) spare.push(buffer);
         opts.onPartUploaded?.({ partNumber: number, bytes: length, totalBytes });

@@ -46,7 +46,8 @@ function fakeClient(opts: { failPart?: number } = {}) {
         const number = command.input.PartNumber as number;
         if (body && !Buffer.from(command.input.Body as Uint8Array).equals(body)) reusedWhileInFlight.push(number);
         if (number !== undefined && number === opts.failPart) throw Object.assign(new Error('We encountered an internal error.'), { name: 'InternalError' });
-        return { ETag: `"etag-${number}"`, ChecksumCRC32: command.input.ChecksumCRC32 };
+        // No checksum in the answer: completion must list the uploader's own.
+        return { ETag: `"etag-${number}"` };
       }
       return {};
     },
@@ -100,6 +101,11 @@ describe('uploadStream', () => {
       expect(result).toEqual({ bytes: data.length, parts: 5, sha256: createHash('sha256').update(data).digest('hex') });
       const complete = fake.sent.find((s) => s.name === 'CompleteMultipartUploadCommand')!;
       expect((complete.input.MultipartUpload as { Parts: { PartNumber: number }[] }).Parts.map((p) => p.PartNumber)).toEqual([1, 2, 3, 4, 5]);
+      // The checksum is declared up front and each part's CRC32 listed at completion, so it becomes the object's.
+      expect(fake.sent.find((s) => s.name === 'CreateMultipartUploadCommand')!.input.ChecksumAlgorithm).toBe('CRC32');
+      expect((complete.input.MultipartUpload as { Parts: { ChecksumCRC32?: string }[] }).Parts.map((p) => p.ChecksumCRC32)).toEqual(
+        parts.map((p) => crcOf(p.body!)),
+      );
       expect(fake.stats().reusedWhileInFlight).toEqual([]);
     }
   });
@@ -125,6 +131,9 @@ describe('uploadStream', () => {
       expect(part.input.ChecksumCRC32).toBeUndefined();
       expect(part.middleware.some((m) => m.startsWith('unsignedPayloadWithChecksum'))).toBe(false);
     }
+    expect(fake.sent.find((s) => s.name === 'CreateMultipartUploadCommand')!.input.ChecksumAlgorithm).toBeUndefined();
+    const complete = fake.sent.find((s) => s.name === 'CompleteMultipartUploadCommand')!;
+    expect((complete.input.MultipartUpload as { Parts: { ChecksumCRC32?: string }[] }).Parts.every((p) => p.ChecksumCRC32 === undefined)).toBe(true);
   });
 
   it('stores a stream that fits in one part with a single PutObject, after beforeComplete', async () => {
