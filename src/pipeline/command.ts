@@ -1,5 +1,6 @@
 // Runs one engine Command as a child process: secrets through env or a 0600 temp file, stdout streamed (never
 // buffered), a bounded stderr tail, the whole process group killed on demand.
+import { closeSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,14 +9,19 @@ import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
 import { BackupFailed } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
+import { openFifo, type PipeReader } from './pipe-reader.js';
 
 const STDERR_TAIL_BYTES = 4096;
 const KILL_GRACE_MS = 3000;
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
 
-export interface RunningCommand {
+export interface RunningCommand<Stdout = Readable> {
   pid: number | undefined;
-  stdout: Readable;
+  /**
+   * A stream, or with `stdout: 'reader'` a PipeReader (reused memory: for the bytes that get stored). A stream must be
+   * read or piped at once, in the same turn of the event loop: execa (buffer: false) drains what nobody reads.
+   */
+  stdout: Stdout;
   stdin: Writable | null;
   /** Resolves when the process exits 0; rejects with BackupFailed (masked, with the stderr tail) otherwise. */
   finished: Promise<void>;
@@ -55,24 +61,42 @@ function childEnv(command: Command): Record<string, string> {
   return { ...env, ...command.env, ...command.secretEnv };
 }
 
-export async function startCommand(
-  command: Command,
-  opts: { mask: Masker; stdin?: 'pipe' | 'ignore'; what?: string },
-): Promise<RunningCommand> {
+interface StartOptions {
+  mask: Masker;
+  stdin?: 'pipe' | 'ignore';
+  what?: string;
+  /** 'reader' for a PipeReader (see pipe-reader.ts), 'stream' (default) for a Readable. */
+  stdout?: 'stream' | 'reader';
+}
+
+export async function startCommand(command: Command, opts: StartOptions & { stdout: 'reader' }): Promise<RunningCommand<PipeReader>>;
+export async function startCommand(command: Command, opts: StartOptions & { stdout?: 'stream' }): Promise<RunningCommand>;
+export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader>> {
   let argv = command.argv as string[];
-  let tempDir: string | undefined;
-  if (command.configFile) {
-    tempDir = await mkdtemp(join(tmpdir(), 'mydb-backup-'));
-    const path = join(tempDir, 'client.cnf');
-    await writeFile(path, command.configFile.content, { mode: 0o600 });
-    argv = argvWithConfigFile(command, path);
+  // Private to this process (0700): the config file with the password, the FIFO's name for an instant.
+  const tempDir = command.configFile || opts.stdout === 'reader' ? await mkdtemp(join(tmpdir(), 'mydb-backup-')) : undefined;
+  const removeTempDir = async () => {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  };
+  let fifo: Awaited<ReturnType<typeof openFifo>> | undefined;
+  try {
+    if (command.configFile && tempDir) {
+      const path = join(tempDir, 'client.cnf');
+      await writeFile(path, command.configFile.content, { mode: 0o600 });
+      argv = argvWithConfigFile(command, path);
+    }
+    if (opts.stdout === 'reader' && tempDir) fifo = await openFifo(tempDir);
+  } catch (err) {
+    await removeTempDir();
+    throw err;
   }
   const [program = '', ...args] = argv;
   const child = execa(program, args, {
     env: childEnv(command),
     extendEnv: false,
     stdin: opts.stdin ?? 'ignore',
-    stdout: 'pipe',
+    // A file descriptor number is passed on to child_process as is; execa's types only admit numbers in arrays.
+    stdout: (fifo ? fifo.writeFd : 'pipe') as 'pipe',
     stderr: 'pipe',
     buffer: false,
     reject: false,
@@ -80,6 +104,8 @@ export async function startCommand(
     detached: true,
     stripFinalNewline: false,
   });
+  // The child has its copy of the write end; ours must go, or the reader never sees the end.
+  if (fifo) closeSync(fifo.writeFd);
 
   let tail = '';
   child.stderr?.setEncoding('utf8');
@@ -113,7 +139,7 @@ export async function startCommand(
       const line = telltaleLine(stderrTail);
       throw new BackupFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail);
     } finally {
-      if (tempDir) await rm(tempDir, { recursive: true, force: true });
+      await removeTempDir();
     }
   })();
   // The caller may only look at `finished` later; never let it count as unhandled meanwhile.
@@ -121,7 +147,7 @@ export async function startCommand(
 
   return {
     pid: child.pid,
-    stdout: child.stdout as Readable,
+    stdout: fifo ? fifo.reader : (child.stdout as Readable),
     stdin: child.stdin,
     finished,
     kill(reason: string) {

@@ -5,13 +5,19 @@ import { Duplex } from 'node:stream';
 import type { Compression } from '../config.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
-import type { Compressor } from './compress.js';
+
+export interface Decompressor {
+  stream: Duplex;
+  /** Rejects if the decompressor failed (zstd exiting ≠ 0). */
+  finished: Promise<void>;
+  kill(reason: string): void;
+}
 
 /**
  * A stream undoing `compression`. A corrupt or truncated gzip stream errors (zlib checks the trailer); zstd exits ≠ 0,
  * which `finished` reports: its stdout alone just ends, so the caller must await `finished` before trusting the end.
  */
-export async function createDecompressor(compression: Compression, mask: Masker): Promise<Compressor> {
+export async function createDecompressor(compression: Compression, mask: Masker): Promise<Decompressor> {
   if (compression === 'gzip') {
     return { stream: createGunzip({ chunkSize: 256 * 1024 }), finished: Promise.resolve(), kill: () => {} };
   }

@@ -1,6 +1,6 @@
-// One dump step: the dump's stdout → (compression) → meter → S3 multipart upload. Success means the dump exited 0,
+// One dump step: the dump's stdout → (counting taps) → (compression) → S3 multipart upload. Success means the dump exited 0,
 // the upload completed, and HeadObject shows the expected size and encryption. Anything else aborts the upload.
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { DumpStep } from '../engines/types.js';
@@ -10,10 +10,12 @@ import { deleteObjects, headObject, s3Url } from '../storage/s3.js';
 import { uploadStream } from '../storage/multipart.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
-import { startCommand } from './command.js';
-import { createCompressor } from './compress.js';
+import { startCommand, type RunningCommand } from './command.js';
+import { createCompressor, type Compressor } from './compress.js';
+import type { ByteSource, PipeReader, Progress } from './pipe-reader.js';
 import { startRowCounting, type RowCountResult } from './row-counting.js';
-import { Meter } from './meter.js';
+
+const NO_COMPRESSOR: Pick<Compressor, 'finished' | 'kill'> = { finished: Promise.resolve(), kill: () => {} };
 
 export interface StepContext {
   client: S3Client;
@@ -46,19 +48,36 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
   const started = Date.now();
   const what = step.command.argv[0];
   const counting = await startRowCounting(ctx.countRows ? step.rowCounting : undefined, step.command, ctx.log);
-  let dump: Awaited<ReturnType<typeof startCommand>>;
-  let compressor: Awaited<ReturnType<typeof createCompressor>>;
+  // The stored bytes are read with reused memory (PipeReader) from the process that writes them: the dump itself
+  // when nothing happens in between (PostgreSQL), else zstd. Counting taps and gzip run in node, on streams.
+  const direct = step.compression === 'none' && counting.taps.length === 0;
+  let dump: RunningCommand<Readable> | RunningCommand<PipeReader>;
+  let output: ByteSource;
+  let compressor: Pick<Compressor, 'finished' | 'kill'> = NO_COMPRESSOR;
   try {
-    dump = await startCommand(counting.command, { mask: ctx.mask, what });
-    compressor = await createCompressor(step.compression, ctx.mask);
+    if (direct) {
+      const dumpToReader = await startCommand(counting.command, { mask: ctx.mask, what, stdout: 'reader' });
+      dump = dumpToReader;
+      output = dumpToReader.stdout;
+    } else {
+      // The compressor first: the dump's stdout must be connected the moment the dump starts (command.ts).
+      const compressing = await createCompressor(step.compression, ctx.mask);
+      compressor = compressing;
+      output = compressing.output;
+      const dumpToStream = await startCommand(counting.command, { mask: ctx.mask, what }).catch((err: unknown) => {
+        compressing.kill('was stopped: the dump could not start');
+        throw err;
+      });
+      dump = dumpToStream;
+      pipeline([dumpToStream.stdout, ...counting.taps, compressing.input], () => {
+        /* errors surface through the upload and the exit codes */
+      });
+    }
   } catch (err) {
     await counting.abort();
     throw err;
   }
-  const meter = new Meter();
-  pipeline([dump.stdout, ...counting.taps, compressor.stream, meter], () => {
-    /* errors surface through the upload and the exit codes */
-  });
+  const meter: Progress = output;
   const stopAll = (reason: string) => {
     dump.kill(reason);
     compressor.kill(reason);
@@ -80,7 +99,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
 
   let rows: RowCountResult | undefined;
   try {
-    const uploaded = await uploadStream(meter, {
+    const uploaded = await uploadStream(output, {
       client: ctx.client,
       bucket: ctx.s3.bucket,
       key,

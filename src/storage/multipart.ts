@@ -16,7 +16,6 @@
 // part, both on the chunks as they arrive, while they are in cache; the SDK then neither checksums nor hashes the
 // 8 MiB parts again (see unsignedPayload).
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
@@ -93,7 +92,11 @@ export function capacityOf(opts: Pick<MultipartOptions, 'partSizeBytes' | 'maxPa
   return total;
 }
 
-export async function uploadStream(source: Readable, opts: MultipartOptions): Promise<MultipartResult> {
+/**
+ * `source` may lend its chunks (PipeReader): each one is used only until the next is asked for (copied into a part,
+ * hashed), never kept.
+ */
+export async function uploadStream(source: AsyncIterable<Buffer>, opts: MultipartOptions): Promise<MultipartResult> {
   const { client, bucket, key } = opts;
   const objectSettings = {
     Bucket: bucket,
@@ -162,7 +165,7 @@ export async function uploadStream(source: Readable, opts: MultipartOptions): Pr
     let target = 0;
     let filled = 0;
     let partCrc = 0;
-    reading: for await (const chunk of source as AsyncIterable<Buffer>) {
+    reading: for await (const chunk of source) {
       if (firstError) break;
       hash.update(chunk);
       totalBytes += chunk.length;

@@ -1,0 +1,127 @@
+// The PipeReader against real child processes: every byte arrives, in order, whatever the writes look like; a lent
+// chunk stays intact while the consumer holds it; a slow consumer holds the child back with bounded memory; a consumer
+// that stops closes the pipe; and no name is left in the temporary directory.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startCommand } from '../../src/pipeline/command.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const mask = (s: string) => s;
+const dir = mkdtempSync(join(tmpdir(), 'pipe-reader-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A node child writing `file` to stdout in writes of random sizes up to maxWrite, pausing now and then. */
+function writer(file: string, maxWrite: number, pauseEvery = 0): [string, ...string[]] {
+  const script = `
+    const fs = require('fs'); const data = fs.readFileSync(${JSON.stringify(file)});
+    let offset = 0, writes = 0;
+    const next = () => {
+      while (offset < data.length) {
+        const n = Math.min(data.length - offset, 1 + Math.floor(Math.random() * ${maxWrite}));
+        fs.writeSync(1, data.subarray(offset, offset + n)); offset += n; writes++;
+        if (${pauseEvery} && writes % ${pauseEvery} === 0) return setTimeout(next, 1);
+      }
+    };
+    next();`;
+  return [process.execPath, '-e', script];
+}
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('PipeReader', () => {
+  it('delivers every byte in order, for writes of any size, and ends when the child closes its stdout', async () => {
+    for (const [maxWrite, pauseEvery] of [[1, 0], [4 * KiB, 50], [3 * MiB, 0]] as const) {
+      const data = randomBytes(maxWrite === 1 ? 64 * KiB : 6 * MiB + 123);
+      const file = join(dir, `data-${maxWrite}`);
+      writeFileSync(file, data);
+      const child = await startCommand({ argv: writer(file, maxWrite, pauseEvery) }, { mask, stdout: 'reader' });
+      const hash = createHash('sha256');
+      let chunks = 0;
+      for await (const chunk of child.stdout) {
+        hash.update(chunk);
+        chunks += 1;
+        expect(chunk.length).toBeLessThanOrEqual(512 * KiB);
+      }
+      await child.finished;
+      expect(hash.digest('hex')).toBe(sha(data));
+      expect(child.stdout.bytes).toBe(data.length);
+      expect(chunks).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps order when the consumer is sometimes quick and sometimes slow, and the child writes in bursts', async () => {
+    const data = randomBytes(12 * MiB);
+    const file = join(dir, 'bursts');
+    writeFileSync(file, data);
+    for (let round = 0; round < 3; round += 1) {
+      const child = await startCommand({ argv: writer(file, 200 * KiB, 7) }, { mask, stdout: 'reader' });
+      const hash = createHash('sha256');
+      for await (const chunk of child.stdout) {
+        hash.update(chunk);
+        const r = Math.random();
+        if (r < 0.3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+        else if (r < 0.6) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await child.finished;
+      expect(hash.digest('hex')).toBe(sha(data));
+    }
+  });
+
+  it('an empty output is an empty iteration', async () => {
+    const child = await startCommand({ argv: ['true'] }, { mask, stdout: 'reader' });
+    const chunks: Buffer[] = [];
+    for await (const chunk of child.stdout) chunks.push(chunk);
+    await child.finished;
+    expect(chunks).toEqual([]);
+  });
+
+  it('leaves a lent chunk alone until the next is asked for, and holds a fast child back with bounded memory', async () => {
+    const data = randomBytes(16 * MiB);
+    const file = join(dir, 'fast');
+    writeFileSync(file, data);
+    const child = await startCommand({ argv: ['cat', file] }, { mask, stdout: 'reader' });
+    const received: Buffer[] = [];
+    let consumed = 0;
+    let maxAhead = 0;
+    for await (const chunk of child.stdout) {
+      const copy = Buffer.from(chunk);
+      // A slow consumer: the child keeps writing meanwhile, and the reader must neither overwrite this chunk nor
+      // keep more than its two blocks.
+      await new Promise((r) => setTimeout(r, 2));
+      expect(chunk.equals(copy)).toBe(true);
+      consumed += chunk.length;
+      maxAhead = Math.max(maxAhead, child.stdout.bytes - consumed);
+      received.push(copy);
+    }
+    await child.finished;
+    expect(sha(Buffer.concat(received))).toBe(sha(data));
+    expect(maxAhead).toBeLessThanOrEqual(2 * 512 * KiB);
+  });
+
+  it('a consumer that stops closes the pipe: the child is not left blocked on it', async () => {
+    const child = await startCommand({ argv: ['yes', 'y'] }, { mask, stdout: 'reader' });
+    let seen = 0;
+    for await (const chunk of child.stdout) {
+      seen += chunk.length;
+      if (seen > 4 * MiB) break;
+    }
+    // `yes` dies of SIGPIPE (or EPIPE) once the read end is gone.
+    await expect(child.finished).rejects.toThrow(/yes (was killed by SIGPIPE|exited with code 1)/);
+  });
+
+  it('the child writes into a pipe whose name is already gone', async () => {
+    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('mydb-backup-'));
+    const child = await startCommand({ argv: ['sleep', '0.3'] }, { mask, stdout: 'reader' });
+    // A FIFO: an unnamed pipe node cannot make; its name was removed before the child started.
+    expect(readlinkSync(`/proc/${child.pid}/fd/1`)).toMatch(/\/stdout \(deleted\)$/);
+    const during = readdirSync(tmpdir()).filter((n) => n.startsWith('mydb-backup-') && !before.includes(n));
+    for (const name of during) expect(readdirSync(join(tmpdir(), name))).toEqual([]);
+    for await (const chunk of child.stdout) expect(chunk).toBeUndefined();
+    await child.finished;
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('mydb-backup-') && !before.includes(n))).toEqual([]);
+  });
+});
