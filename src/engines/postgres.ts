@@ -79,6 +79,7 @@ export const postgres: Engine = {
       command: { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], ...connection(t) },
       objectName: `${name}_globals.sql`,
       compression: 'none',
+      small: true,
     };
     const databases = parseDatabaseList(inventoryOutput).map((db) =>
       dumpDatabaseStep(t, db.name, `${name}_${safeSegment(db.name)}.dump`, db.size),

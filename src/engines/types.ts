@@ -60,6 +60,8 @@ export interface DumpStep {
   compression: Compression;
   /** Expected size in bytes, when the server can tell (sizes the upload's parts). */
   sizeHint?: number;
+  /** Known to be a few KiB (the globals): not worth reading through a FIFO (stream-step.ts). */
+  small?: boolean;
   rowCounting?: RowCounting;
 }
 

@@ -49,8 +49,9 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
   const what = step.command.argv[0];
   const counting = await startRowCounting(ctx.countRows ? step.rowCounting : undefined, step.command, ctx.log);
   // The stored bytes are read with reused memory (PipeReader) from the process that writes them: the dump itself
-  // when nothing happens in between (PostgreSQL), else zstd. Counting taps and gzip run in node, on streams.
-  const direct = step.compression === 'none' && counting.taps.length === 0;
+  // when nothing happens in between (PostgreSQL), else zstd. Counting taps and gzip run in node, on streams. The
+  // globals (a few KiB) are read as a stream too: for them the FIFO's mkfifo process (~5 ms) is not worth it.
+  const direct = step.compression === 'none' && counting.taps.length === 0 && !step.small;
   let dump: RunningCommand<Readable> | RunningCommand<PipeReader>;
   let output: ByteSource;
   let compressor: Pick<Compressor, 'finished' | 'kill'> = NO_COMPRESSOR;
