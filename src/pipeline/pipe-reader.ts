@@ -17,6 +17,13 @@ import { execa } from 'execa';
 
 const READ_BYTES = 64 * 1024;
 const BLOCK_BYTES = 512 * 1024;
+/**
+ * After a read of less than SMALL_READ the writer is slower than we are: stop reading for REST_MS and let its bytes
+ * gather in the pipe, instead of waking for each of its writes (pg_dump writes ~4 KiB at a time, and each wake-up
+ * costs node more than the bytes do). 1 ms fills less than the pipe's 64 KiB at any rate where reads come small.
+ */
+const SMALL_READ = 32 * 1024;
+const REST_MS = 1;
 
 /** What the stall watchdog and progress logs read, from a PipeReader or a Meter. */
 export interface Progress {
@@ -38,7 +45,10 @@ export class PipeReader implements ByteSource {
   private ready: { block: Buffer; length: number } | undefined;
   /** The block holding the chunk the consumer has. */
   private lent: Buffer | undefined;
+  /** Both blocks are taken: reading waits for the consumer. */
   private paused = false;
+  /** Reading waits a moment after a small read. */
+  private resting = false;
   private ended = false;
   private error: Error | undefined;
   private wake: (() => void) | undefined;
@@ -103,7 +113,14 @@ export class PipeReader implements ByteSource {
       this.paused = this.free.length === 0;
     }
     this.notify();
-    return !this.paused;
+    if (!this.paused && n < SMALL_READ && !this.ended) {
+      this.resting = true;
+      setTimeout(() => {
+        this.resting = false;
+        if (!this.paused && !this.ended) this.socket.resume();
+      }, REST_MS);
+    }
+    return !this.paused && !this.resting;
   }
 
   /** The consumer is done with its chunk: that block can be filled again. */
@@ -113,7 +130,7 @@ export class PipeReader implements ByteSource {
     this.lent = undefined;
     if (this.paused) {
       this.paused = false;
-      this.socket.resume();
+      if (!this.resting) this.socket.resume();
     }
   }
 
