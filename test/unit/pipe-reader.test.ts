@@ -2,7 +2,7 @@
 // chunk stays intact while the consumer holds it; a slow consumer holds the child back with bounded memory; a consumer
 // that stops closes the pipe; and no name is left in the temporary directory.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -114,14 +114,17 @@ describe('PipeReader', () => {
   });
 
   it('the child writes into a pipe whose name is already gone', async () => {
-    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('mydb-backup-'));
     const child = await startCommand({ argv: ['sleep', '0.3'] }, { mask, stdout: 'reader' });
-    // A FIFO: an unnamed pipe node cannot make; its name was removed before the child started.
-    expect(readlinkSync(`/proc/${child.pid}/fd/1`)).toMatch(/\/stdout \(deleted\)$/);
-    const during = readdirSync(tmpdir()).filter((n) => n.startsWith('mydb-backup-') && !before.includes(n));
-    for (const name of during) expect(readdirSync(join(tmpdir(), name))).toEqual([]);
+    // A FIFO (node cannot make an unnamed pipe) in a private temporary directory; its name was removed before the
+    // child started.
+    const target = readlinkSync(`/proc/${child.pid}/fd/1`);
+    const match = /^(.*\/mydb-backup-[^/]+)\/stdout \(deleted\)$/.exec(target);
+    expect(match, target).not.toBeNull();
+    const fifoDir = match![1]!;
+    expect(readdirSync(fifoDir)).toEqual([]);
+    expect(statSync(fifoDir).mode & 0o777).toBe(0o700);
     for await (const chunk of child.stdout) expect(chunk).toBeUndefined();
     await child.finished;
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('mydb-backup-') && !before.includes(n))).toEqual([]);
+    expect(existsSync(fifoDir)).toBe(false);
   });
 });
