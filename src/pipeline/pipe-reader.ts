@@ -1,11 +1,11 @@
 // Reads a child process's stdout into memory that is reused, read after read.
 //
 // Why: a node stream allocates a fresh 64 KiB buffer for every read() of a pipe, and the kernel then zeroes the pages
-// it lands in. pg_dump writes its ~25 MB/s in small pieces, so node wakes and reads once per piece; measured, that
-// cost 7.4 CPU s per GiB against 2.2 s with a reused buffer (and 0.5 s for a reader that never sleeps): on 2 cores,
-// CPU taken from pg_dump itself (BENCHMARKS.md, "Reading the dump"). A net.Socket in `onread` mode reads into one
-// buffer we own; the child writes into a FIFO (its ends opened before the spawn, its name removed right after: no data
-// ever touches the disk) because node cannot create a bare pipe.
+// it lands in. pg_dump writes its ~25 MB/s in small pieces, so node wakes and reads once per piece; measured on a
+// pipe fed at 30 MB/s, that cost 7.6 CPU s per GiB against 2.2 s with a reused buffer (Python's read loop: 1.3 s): on
+// 2 cores, CPU taken from pg_dump itself (BENCHMARKS.md, "Where the time went"). A net.Socket in `onread` mode
+// reads into one buffer we own; the child writes into a FIFO (its ends opened before the spawn, its name removed
+// right after: no data ever touches the disk) because node cannot create a bare pipe.
 //
 // Chunks are lent: the one a `for await` gets is valid until it asks for the next (multipart.ts copies it into a part
 // at once). Reads are gathered into one of two blocks while the consumer holds the other; when both are full the
