@@ -8,8 +8,9 @@
 // right after: no data ever touches the disk) because node cannot create a bare pipe.
 //
 // Chunks are lent: the one a `for await` gets is valid until it asks for the next (multipart.ts copies it into a part
-// at once). Reads are gathered into one of two blocks while the consumer holds the other; when both are full the
-// socket stops reading, and the child blocks on its full pipe: backpressure, with a fixed 2 × BLOCK_BYTES of memory.
+// at once). Reads are gathered into one of two blocks while the consumer holds the other; a full block waits for the
+// consumer with the socket not reading, and the child blocks on its full pipe: backpressure, with a fixed 2 ×
+// BLOCK_BYTES of memory, whether or not the consumer has begun.
 import { closeSync, constants as fsConstants, openSync, unlinkSync } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
@@ -41,12 +42,10 @@ export class PipeReader implements ByteSource {
   /** Empty blocks; the first one is being filled, up to `filled`. */
   private readonly free: Buffer[] = [Buffer.allocUnsafeSlow(BLOCK_BYTES), Buffer.allocUnsafeSlow(BLOCK_BYTES)];
   private filled = 0;
-  /** A full block the consumer has not taken yet (the other one is lent). */
+  /** A full block the consumer has not taken yet: reading waits until it does. */
   private ready: { block: Buffer; length: number } | undefined;
   /** The block holding the chunk the consumer has. */
   private lent: Buffer | undefined;
-  /** Both blocks are taken: reading waits for the consumer. */
-  private paused = false;
   /** Reading waits a moment after a small read. */
   private resting = false;
   private ended = false;
@@ -72,13 +71,6 @@ export class PipeReader implements ByteSource {
     });
   }
 
-  /** Stops reading and closes the pipe (a child still writing then gets EPIPE, as with a destroyed stream). */
-  destroy(): void {
-    this.socket.destroy();
-    this.ended = true;
-    this.notify();
-  }
-
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     try {
       for (;;) {
@@ -93,6 +85,7 @@ export class PipeReader implements ByteSource {
         await new Promise<void>((resolve) => (this.wake = resolve));
       }
     } finally {
+      // Stopped early or done: close the pipe (a child still writing gets EPIPE, as with a destroyed stream).
       this.giveBack();
       this.socket.destroy();
     }
@@ -100,7 +93,7 @@ export class PipeReader implements ByteSource {
 
   private onRead(n: number, buf: Buffer): boolean {
     const block = this.free[0];
-    // Cannot happen: the socket is paused whenever no block has a read's room left.
+    // Cannot happen: the socket is not reading while a full block waits, and then the other block is free.
     if (!block) throw new Error('PipeReader: a read with no block to fill');
     buf.copy(block, this.filled, 0, n);
     this.filled += n;
@@ -110,17 +103,16 @@ export class PipeReader implements ByteSource {
       this.ready = { block, length: this.filled };
       this.free.shift();
       this.filled = 0;
-      this.paused = this.free.length === 0;
     }
     this.notify();
-    if (!this.paused && n < SMALL_READ && !this.ended) {
+    if (!this.ready && n < SMALL_READ && !this.ended) {
       this.resting = true;
       setTimeout(() => {
         this.resting = false;
-        if (!this.paused && !this.ended) this.socket.resume();
+        if (!this.ready && !this.ended) this.socket.resume();
       }, REST_MS);
     }
-    return !this.paused && !this.resting;
+    return !this.ready && !this.resting;
   }
 
   /** The consumer is done with its chunk: that block can be filled again. */
@@ -128,10 +120,6 @@ export class PipeReader implements ByteSource {
     if (!this.lent) return;
     this.free.push(this.lent);
     this.lent = undefined;
-    if (this.paused) {
-      this.paused = false;
-      if (!this.resting) this.socket.resume();
-    }
   }
 
   /** The oldest bytes not yet lent: a full block, else what the block being filled holds. */
@@ -140,13 +128,15 @@ export class PipeReader implements ByteSource {
       const { block, length } = this.ready;
       this.ready = undefined;
       this.lent = block;
+      // The other block was given back before this: reading can go on into it.
+      if (!this.resting && !this.ended) this.socket.resume();
       return block.subarray(0, length);
     }
     if (this.filled === 0) return undefined;
     const block = this.free.shift()!;
     const length = this.filled;
     this.filled = 0;
-    // The other block takes the next reads; none left (it is ready, unread) cannot be: ready was empty.
+    // The other block (given back before this) takes the next reads.
     this.lent = block;
     return block.subarray(0, length);
   }

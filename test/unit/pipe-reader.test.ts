@@ -102,6 +102,20 @@ describe('PipeReader', () => {
     expect(maxAhead).toBeLessThanOrEqual(2 * 512 * KiB);
   });
 
+  it('holds a fast child back until the consumer begins, losing nothing meanwhile', async () => {
+    const data = randomBytes(4 * MiB);
+    const file = join(dir, 'late');
+    writeFileSync(file, data);
+    const child = await startCommand({ argv: ['cat', file] }, { mask, stdout: 'reader' });
+    // cat could write it all at once; the reader takes at most its two blocks before anyone asks.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(child.stdout.bytes).toBeLessThanOrEqual(2 * 512 * KiB);
+    const received: Buffer[] = [];
+    for await (const chunk of child.stdout) received.push(Buffer.from(chunk));
+    await child.finished;
+    expect(sha(Buffer.concat(received))).toBe(sha(data));
+  });
+
   it('a consumer that stops closes the pipe: the child is not left blocked on it', async () => {
     const child = await startCommand({ argv: ['yes', 'y'] }, { mask, stdout: 'reader' });
     let seen = 0;
