@@ -9,7 +9,7 @@ import { ENGINES, findEngine } from '../engines/index.js';
 import { createTransport } from '../notify/email.js';
 import { describeS3Error } from '../pipeline/stream-step.js';
 import { lifecycleHasAbortRule } from '../storage/lifecycle.js';
-import { createS3Client, headObject } from '../storage/s3.js';
+import { createS3Client, headObject, sseMismatch, sseRequest } from '../storage/s3.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbUserDatabases } from '../restore/mariadb-server.js';
 import { pgRoles } from '../restore/postgres-server.js';
@@ -81,14 +81,14 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
         Bucket: config.s3.bucket,
         Key: probeKey,
         Body: 'mydb-backup check',
-        ServerSideEncryption: config.s3.sse.mode,
-        ...(config.s3.sse.mode === 'aws:kms' ? { SSEKMSKeyId: config.s3.sse.kmsKeyId } : {}),
+        ...sseRequest(config.s3.sse),
       }),
     );
     const head = await headObject(client, config.s3.bucket, probeKey);
     await client.send(new DeleteObjectCommand({ Bucket: config.s3.bucket, Key: probeKey }));
-    if (head.ServerSideEncryption !== config.s3.sse.mode) {
-      fail(`bucket ${config.s3.bucket}: objects are stored with encryption '${head.ServerSideEncryption ?? 'none'}', not ${config.s3.sse.mode}`);
+    const wrongEncryption = sseMismatch(head, config.s3.sse);
+    if (wrongEncryption) {
+      fail(`bucket ${config.s3.bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}`);
     } else {
       ok(`bucket ${config.s3.bucket} writable with ${config.s3.sse.mode} encryption`);
     }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { DumpStep } from '../engines/types.js';
 import { BackupFailed } from '../errors.js';
 import type { S3Settings } from '../storage/s3.js';
-import { deleteObjects, headObject, s3Url } from '../storage/s3.js';
+import { deleteObjects, headObject, s3Url, sseMismatch } from '../storage/s3.js';
 import { uploadStream } from '../storage/multipart.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
@@ -143,11 +143,8 @@ async function verifyObject(ctx: StepContext, key: string, bytes: number): Promi
   const head = await headObject(ctx.client, ctx.s3.bucket, key);
   const problems: string[] = [];
   if (head.ContentLength !== bytes) problems.push(`size is ${head.ContentLength} bytes, ${bytes} were sent`);
-  if (head.ServerSideEncryption !== ctx.s3.sse.mode) {
-    problems.push(`server-side encryption is '${head.ServerSideEncryption ?? 'none'}', not '${ctx.s3.sse.mode}'`);
-  } else if (ctx.s3.sse.mode === 'aws:kms' && !head.SSEKMSKeyId?.endsWith(ctx.s3.sse.kmsKeyId)) {
-    problems.push(`KMS key is '${head.SSEKMSKeyId ?? 'none'}', not '${ctx.s3.sse.kmsKeyId}'`);
-  }
+  const wrongEncryption = sseMismatch(head, ctx.s3.sse);
+  if (wrongEncryption) problems.push(wrongEncryption);
   if (problems.length) {
     await deleteObjects(ctx.client, ctx.s3.bucket, [key]).catch(() => {});
     throw new BackupFailed(`object ${s3Url(ctx.s3.bucket, key)} failed verification: ${problems.join('; ')}`);

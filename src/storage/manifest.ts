@@ -5,7 +5,7 @@
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { RowCounts } from '../counts/types.js';
-import type { S3Settings } from './s3.js';
+import { sseMismatch, sseRequest, type S3Settings } from './s3.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 const FORMAT = 'mydb-backup manifest 1';
@@ -52,13 +52,13 @@ export async function putManifest(client: S3Client, s3: S3Settings, key: string,
       Key: key,
       Body: body,
       ContentType: 'application/json',
-      ServerSideEncryption: s3.sse.mode,
-      ...(s3.sse.mode === 'aws:kms' ? { SSEKMSKeyId: s3.sse.kmsKeyId } : {}),
+      ...sseRequest(s3.sse),
     }),
   );
-  if (out.ServerSideEncryption !== s3.sse.mode) {
+  const wrong = sseMismatch(out, s3.sse);
+  if (wrong) {
     await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key })).catch(() => {});
-    throw new Error(`S3 stored it with server-side encryption '${out.ServerSideEncryption ?? 'none'}', not '${s3.sse.mode}'`);
+    throw new Error(`S3 stored it with the wrong encryption: ${wrong}`);
   }
   return body.length;
 }

@@ -27,6 +27,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { formatBytes } from '../util/duration.js';
+import { sseRequest, type Sse } from './s3.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -35,7 +36,6 @@ const FIRST_BUFFER = 64 * 1024;
 /** zlib.crc32 (Node ≥ 20.15); without it the SDK computes the checksums, as it does by default. */
 const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
-export type Sse = { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId: string };
 
 export interface MultipartOptions {
   client: S3Client;
@@ -102,8 +102,7 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
     Bucket: bucket,
     Key: key,
     ContentType: opts.contentType ?? 'application/octet-stream',
-    ServerSideEncryption: opts.sse.mode,
-    ...(opts.sse.mode === 'aws:kms' ? { SSEKMSKeyId: opts.sse.kmsKeyId } : {}),
+    ...sseRequest(opts.sse),
   };
   const hash = createHash('sha256');
   const crc = opts.partChecksums ? nativeCrc32 : undefined;

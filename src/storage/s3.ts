@@ -31,6 +31,24 @@ export function createS3Client(s3: S3Settings, maxSockets = 64): S3Client {
   });
 }
 
+export type Sse = S3Settings['sse'];
+
+/** The request fields asking S3 for the configured server-side encryption (uploads, the manifest, check's probe). */
+export function sseRequest(sse: Sse): { ServerSideEncryption: Sse['mode']; SSEKMSKeyId?: string } {
+  return { ServerSideEncryption: sse.mode, ...(sse.mode === 'aws:kms' ? { SSEKMSKeyId: sse.kmsKeyId } : {}) };
+}
+
+/** What is wrong with an object's encryption as S3 reports it (HeadObject, PutObject's answer); undefined if nothing. */
+export function sseMismatch(stored: { ServerSideEncryption?: string; SSEKMSKeyId?: string }, sse: Sse): string | undefined {
+  if (stored.ServerSideEncryption !== sse.mode) {
+    return `server-side encryption is '${stored.ServerSideEncryption ?? 'none'}', not '${sse.mode}'`;
+  }
+  if (sse.mode === 'aws:kms' && !stored.SSEKMSKeyId?.endsWith(sse.kmsKeyId)) {
+    return `KMS key is '${stored.SSEKMSKeyId ?? 'none'}', not '${sse.kmsKeyId}'`;
+  }
+  return undefined;
+}
+
 export function s3Url(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
 }
