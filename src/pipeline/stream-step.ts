@@ -12,7 +12,7 @@ import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
 import { startCommand, type RunningCommand } from './command.js';
 import { createCompressor, type Compressor } from './compress.js';
-import type { ByteSource, PipeReader, Progress } from './pipe-reader.js';
+import type { ByteSource, PipeReader } from './pipe-reader.js';
 import { startRowCounting, type RowCountResult } from './row-counting.js';
 
 const NO_COMPRESSOR: Pick<Compressor, 'finished' | 'kill'> = { finished: Promise.resolve(), kill: () => {} };
@@ -78,7 +78,6 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
     await counting.abort();
     throw err;
   }
-  const meter: Progress = output;
   const stopAll = (reason: string) => {
     dump.kill(reason);
     compressor.kill(reason);
@@ -89,12 +88,12 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
     const now = Date.now();
     if (ctx.signal.aborted) stopAll('was interrupted');
     else if (now > ctx.deadline) stopAll('timed out (--timeout)');
-    else if (now - meter.lastActivity > ctx.stallTimeoutMs) {
-      stopAll(`stalled: no output for ${formatDuration(now - meter.lastActivity)} (--stall-timeout)`);
+    else if (now - output.lastActivity > ctx.stallTimeoutMs) {
+      stopAll(`stalled: no output for ${formatDuration(now - output.lastActivity)} (--stall-timeout)`);
     }
     if (now - lastProgress >= ctx.progressIntervalMs) {
       lastProgress = now;
-      ctx.log.info({ key, bytes: meter.bytes, mibps: mibPerSecond(meter.bytes, now - started) }, 'progress');
+      ctx.log.info({ key, bytes: output.bytes, mibps: mibPerSecond(output.bytes, now - started) }, 'progress');
     }
   }, Math.min(1000, ctx.progressIntervalMs));
 

@@ -132,6 +132,7 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
   const send = (id: string, buffer: Buffer, length: number, checksum: number) => {
     partNumber += 1;
     const number = partNumber;
+    const partChecksum = checksumOf(checksum);
     const command = new UploadPartCommand({
       Bucket: bucket,
       Key: key,
@@ -139,14 +140,14 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
       PartNumber: number,
       Body: length === buffer.length ? buffer : buffer.subarray(0, length),
       ContentLength: length,
-      ...checksumOf(checksum),
+      ...partChecksum,
     });
     if (crc) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
     const task = client
       .send(command, { abortSignal: opts.signal })
       .then((out) => {
         // With a declared checksum, completion must list each part's CRC32: ours, not whatever came back.
-        completed.push({ PartNumber: number, ETag: out.ETag, ...(crc ? { ChecksumCRC32: crc32Base64(checksum) } : {}) });
+        completed.push({ PartNumber: number, ETag: out.ETag, ChecksumCRC32: partChecksum.ChecksumCRC32 });
         // The request is over (retries included): its buffer can take the next part.
         if (spare.length < opts.queueSize) spare.push(buffer);
         opts.onPartUploaded?.({ partNumber: number, bytes: length, totalBytes });
