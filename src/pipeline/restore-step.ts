@@ -11,7 +11,7 @@ import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { LineFilter, RestoreStep } from '../engines/types.js';
 import { BackupFailed, RestoreFailed } from '../errors.js';
-import { s3Url } from '../storage/s3.js';
+import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
 import { createDecompressor } from './decompress.js';
@@ -192,14 +192,20 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
   gate.on('error', failAt('check'));
   sink.stream.on('error', failAt('reader'));
 
+  const stop = (reason: string) => {
+    if (failure) return;
+    failAt('stopped')(new Error(reason));
+    body.destroy(new Error(reason));
+  };
+  // At once, and before the SDK's own abort (it listens to the same signal) breaks the body with a bare "aborted".
+  const onInterrupt = () => stop('was interrupted');
+  if (ctx.signal.aborted) onInterrupt();
+  else ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+
   let lastProgress = started;
   const watchdog = setInterval(() => {
     const now = Date.now();
-    const stop = ctx.signal.aborted ? 'was interrupted' : now > ctx.deadline ? 'timed out (--timeout)' : undefined;
-    if (stop && !failure) {
-      failAt('stopped')(new Error(stop));
-      body.destroy(new Error(stop));
-    }
+    if (now > ctx.deadline) stop('timed out (--timeout)');
     if (now - lastProgress >= ctx.progressIntervalMs) {
       lastProgress = now;
       ctx.log.info({ key, bytes: meter.bytes, of: expectedBytes, mibps: mibPerSecond(meter.bytes, now - started) }, 'restore progress');
@@ -230,6 +236,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
     return { key, bytes: meter.bytes, durationMs: Date.now() - started };
   } finally {
     clearInterval(watchdog);
+    ctx.signal.removeEventListener('abort', onInterrupt);
   }
 }
 
