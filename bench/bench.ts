@@ -295,7 +295,7 @@ class Bench {
     const gen = await generatePostgres(this.big, BENCH_DB, this.opts.dumpBytes);
     note(`generated in ${f1(gen.seconds)} s`);
     const conn = { host: this.big.host, port: this.big.port, user: this.big.adminUser, password: this.big.adminPassword };
-    const dump = await commandLine(dumpDatabaseStep(conn, BENCH_DB, 'x.dump').command, this.dir);
+    const dump = await commandLine(dumpDatabaseStep(conn, BENCH_DB).command, this.dir);
     await this.warmUp(dump);
 
     const [a, b] = this.baselines('pg_dump -Fc', dump, (i) => `old-way/pg-${i}.dump`);
@@ -375,10 +375,10 @@ class Bench {
     const conn = { host: pg.host, port: pg.port, user: pg.adminUser, password: pg.adminPassword };
     // What each small backup runs, without the tool: the globals and the one database's dump.
     const globals = await commandLine(
-      { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], env: dumpDatabaseStep(conn, 'x', 'x').command.env ?? {}, secretEnv: { PGPASSWORD: conn.password } },
+      { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], env: dumpDatabaseStep(conn, 'x').command.env ?? {}, secretEnv: { PGPASSWORD: conn.password } },
       this.dir,
     );
-    const dump = await commandLine(dumpDatabaseStep(conn, 'inventory', 'x.dump').command, this.dir);
+    const dump = await commandLine(dumpDatabaseStep(conn, 'inventory').command, this.dir);
     const script = join(this.dir, 'small-dumps.sh');
     await writeFile(script, `${globals} > /dev/null\n${dump} > /dev/null\n`, { mode: 0o700 });
     const pairs = this.opts.concurrency.map((concurrency) => ({

@@ -7,7 +7,7 @@ import { CannotStartError, ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { BACKUP_TYPES, type BackupType } from './plan.js';
 import { runBackups } from './run.js';
-import { exitCodeOf, type RunSummary } from './summary.js';
+import { exitCodeOf, failureCount, type RunSummary } from './summary.js';
 import { runAudit } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { registerRestoreCommands } from './commands/register-restore.js';
@@ -84,10 +84,15 @@ function summaryJson(s: RunSummary): string {
     startedAt: s.startedAt.toISOString(),
     finishedAt: s.finishedAt.toISOString(),
     problems: s.problems,
+    notBackedUp: s.missed,
+    backedUpByAnotherRun: s.covered,
+    abandoned: s.abandoned,
     backups: s.results.map((r) => ({
       name: r.name,
+      id: r.cId,
       backupType: r.backupType,
       backupId: r.backupId,
+      folder: r.folder,
       ok: r.ok,
       error: r.errMsg || undefined,
       url: r.url,
@@ -127,7 +132,7 @@ async function backupAction(names: string[], raw: unknown, adminDbOnly = false):
   if (flags.json) process.stdout.write(`${summaryJson(summary)}\n`);
   const code = flags.dryRun ? 0 : exitCodeOf(summary);
   ctx.log.info(
-    { exitCode: code, failed: summary.results.filter((r) => !r.ok).length, backups: summary.results.length, ...processUsage() },
+    { exitCode: code, failed: failureCount(summary), backups: summary.results.length, ...processUsage() },
     'run finished',
   );
   return code;
@@ -154,7 +159,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('admin-db')
-    .description("back up the admin database itself (pg_dump -Fc to {prefix}/_admin-db/{backup_id}/); also part of the nightly run")
+    .description("back up the admin database itself (pg_dump -Fc to {prefix}/_admin-db/{folder}/); also part of the nightly run")
     .option('--dry-run', 'print the command and the S3 key; do nothing')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file')

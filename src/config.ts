@@ -145,6 +145,7 @@ const envSchema = z
     BACKUP_S3_PART_SIZE_MIB: int(8, 5, 5 * 1024),
     BACKUP_S3_QUEUE_SIZE: int(4, 1, 64),
     BACKUP_S3_MAX_PARTS: int(10_000, 2, 10_000),
+    BACKUP_S3_CONDITIONAL_WRITES: bool(true),
     BACKUP_DB_HOST: z
       .string()
       .trim()
@@ -193,6 +194,9 @@ const envSchema = z
     BACKUP_TIMEOUT: duration('12h'),
     BACKUP_STALL_TIMEOUT: duration('10m'),
     BACKUP_PROGRESS_INTERVAL: duration('30s'),
+    BACKUP_CLAIM_WAIT: duration('15m'),
+    // For tests only: the moment every backup of the run is named by (a clock that repeats, jumps, or stands still).
+    MYDB_TEST_CLOCK: optionalText.pipe(z.string().datetime({ offset: true, message: 'expected an ISO 8601 time' }).optional()),
     BACKUP_VERIFY_POSTGRES_URL: optionalText.transform((v, ctx) => {
       if (v === undefined) return undefined;
       try {
@@ -280,6 +284,8 @@ export interface Config {
     partSizeBytes: number;
     queueSize: number;
     maxParts: number;
+    /** Ask S3 to refuse overwriting a key (If-None-Match: *) on every write: a second guard against collisions. */
+    conditionalWrites: boolean;
   };
   dbHost: string;
   credentials: {
@@ -305,6 +311,10 @@ export interface Config {
   timeoutMs: number;
   stallTimeoutMs: number;
   progressIntervalMs: number;
+  /** How long a run waits for a container another process is backing up (BACKUP_CLAIM_WAIT). */
+  claimWaitMs: number;
+  /** Tests only (MYDB_TEST_CLOCK): the moment backups are named by, instead of the real time. */
+  testClock?: Date;
   logLevel: string;
   /**
    * Test restores (`verify`, `restore --verify`, the nightly sample): the servers scratch databases are restored
@@ -384,6 +394,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       partSizeBytes: e.BACKUP_S3_PART_SIZE_MIB * 1024 * 1024,
       queueSize: e.BACKUP_S3_QUEUE_SIZE,
       maxParts: e.BACKUP_S3_MAX_PARTS,
+      conditionalWrites: e.BACKUP_S3_CONDITIONAL_WRITES,
     },
     dbHost: e.BACKUP_DB_HOST,
     credentials: {
@@ -399,6 +410,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     timeoutMs: e.BACKUP_TIMEOUT,
     stallTimeoutMs: e.BACKUP_STALL_TIMEOUT,
     progressIntervalMs: e.BACKUP_PROGRESS_INTERVAL,
+    claimWaitMs: e.BACKUP_CLAIM_WAIT,
+    ...(e.MYDB_TEST_CLOCK ? { testClock: new Date(e.MYDB_TEST_CLOCK) } : {}),
     logLevel: e.LOG_LEVEL,
     verify: {
       ...(e.BACKUP_VERIFY_POSTGRES_URL ? { postgresUrl: e.BACKUP_VERIFY_POSTGRES_URL } : {}),

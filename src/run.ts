@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { AdminLocks } from './admin-db/locks.js';
 import { connectAdminDb, type AdminDb } from './admin-db/pool.js';
-import { activeContainers, insertBackupRow, startedInRun, type BackupRow } from './admin-db/queries.js';
+import { activeContainers, endedInRun, insertBackupRow, lastEndedSince, uniqueBackupId, type BackupRow } from './admin-db/queries.js';
+import { Claims, rowOwner, type AbandonedBackup } from './claims.js';
 import type { Config } from './config.js';
 import { CannotStartError, ConfigError } from './errors.js';
 import { verifySample } from './commands/verify.js';
@@ -16,8 +17,10 @@ import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from
 import { renderCommand } from './pipeline/command.js';
 import { adminDbJob, containerJob } from './pipeline/jobs.js';
 import { planRun, type BackupType, type RunKind } from './plan.js';
-import { backupFolder, createS3Client } from './storage/s3.js';
+import { backupFolder, newFolderId, ownerSegment } from './storage/layout.js';
+import { createS3Client } from './storage/s3.js';
 import type { RunSummary, SummaryKind } from './summary.js';
+import { formatDuration } from './util/duration.js';
 import type { Masker } from './util/mask.js';
 import { formatBackupId } from './util/time.js';
 
@@ -68,28 +71,29 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     const problems: string[] = [];
     await pingStart(config, io.log);
     const client = createS3Client(config.s3);
-    const deps: BackupDeps = { config, client, mask: io.mask, log: io.log, signal: io.signal, recordRow: rowRecorder(db, io, problems) };
-    const runDay = formatBackupId(startedAt).slice(0, 10);
-    const claimed = async (job: BackupJob): Promise<BackupResult | undefined> => {
-      const skip = await claimOrSkip(job, locks!, db!, opts.worker, runDay, io.log);
-      if (skip) {
-        skipped.push({ name: job.name, reason: skip });
-        return undefined;
-      }
-      try {
-        return await runBackupJob(job, deps);
-      } finally {
-        await locks!.release(job.cId ?? 0);
-      }
+    const adminDb = db;
+    const testClock = config.testClock;
+    const deps: BackupDeps = {
+      config,
+      client,
+      mask: io.mask,
+      log: io.log,
+      signal: io.signal,
+      recordRow: rowRecorder(adminDb, io, problems),
+      uniqueBackupId: (job, candidate) => uniqueBackupId(adminDb, rowOwner(job), candidate).catch(() => candidate),
+      ...(testClock ? { clock: () => testClock } : {}),
     };
-    const outcomes = await runPool(jobs, config.concurrency, claimed, io.signal);
+    const night = await backUpEach(jobs, { config, opts, io, deps, db: adminDb, claims: new Claims(locks, adminDb, io), startedAt });
     client.destroy();
-    const results = outcomes.filter((r): r is BackupResult => r !== undefined);
-    const notStarted = jobs.length - outcomes.length;
+    skipped.push(...night.skipped);
+    const notStarted = jobs.length - night.attempted;
     if (notStarted > 0) problems.push(`interrupted: ${notStarted} planned backups were not started`);
-    const summary = summaryOf(opts.kind, startedAt, results, skipped, problems, io.signal.aborted);
+    const summary = summaryOf(opts.kind, startedAt, night.results, skipped, problems, io.signal.aborted);
+    summary.covered = night.covered;
+    summary.missed = night.missed;
+    summary.abandoned = night.abandoned;
     if (opts.kind === 'nightly' && !io.signal.aborted) {
-      summary.verification = await verifySample(config, results, { log: io.log, mask: io.mask, signal: io.signal, db });
+      summary.verification = await verifySample(config, night.results, { log: io.log, mask: io.mask, signal: io.signal, db });
       // A test restore that failed means a backup may not come back: the run must not look clean.
       const headline = summary.verification[0] ?? '';
       if (/FAILED|could not run/.test(headline)) problems.push(headline);
@@ -101,6 +105,92 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     await db?.end().catch(() => {});
     await locks?.close();
   }
+}
+
+interface Night {
+  results: BackupResult[];
+  skipped: Skipped;
+  covered: RunSummary['covered'];
+  missed: RunSummary['missed'];
+  abandoned: AbandonedBackup[];
+  /** Jobs this run got to (backed up, skipped, covered or missed): the rest were not started (interrupted). */
+  attempted: number;
+}
+
+/**
+ * Backs each job up under its claim, `concurrency` at a time. A job another process holds: a named run waits for it
+ * (BACKUP_CLAIM_WAIT) then backs it up; a scheduled run goes on with the others and comes back to it at the end,
+ * waits, and then counts it as backed up if the holder's backup (started in this run's time) succeeded, else backs
+ * it up itself. Whatever is still held after the wait is named: a failure, except for a worker (the holder, another
+ * worker of this run, reports it). Backups whose process died are closed (their end row says so) and counted.
+ */
+async function backUpEach(
+  jobs: BackupJob[],
+  ctx: { config: Config; opts: RunOptions; io: RunIo; deps: BackupDeps; db: AdminDb; claims: Claims; startedAt: Date },
+): Promise<Night> {
+  const { config, opts, io, deps, db, claims } = ctx;
+  const night: Night = { results: [], skipped: [], covered: [], missed: [], abandoned: [], attempted: 0 };
+  const runDay = formatBackupId(ctx.startedAt).slice(0, 10);
+  const deferred: BackupJob[] = [];
+  const named = opts.kind === 'named' || opts.kind === 'admin-db';
+
+  /** `waited`: another process held it first (a scheduled run then counts that process's successful backup). */
+  const underClaim = async (job: BackupJob, waited: boolean): Promise<void> => {
+    try {
+      night.abandoned.push(...(await claims.closeAbandoned(job, deps.recordRow)));
+      if (opts.worker && (await endedInRun(db, rowOwner(job), job.backupType, runDay).catch(() => false))) {
+        night.skipped.push({ name: job.name, reason: 'already backed up in this run by another worker' });
+        return;
+      }
+      if (waited && !named) {
+        // The holder may have backed it up for this night (an on-demand run, another worker): a backup that ended
+        // while this run was going counts, if it succeeded.
+        const theirs = await lastEndedSince(db, rowOwner(job), ctx.startedAt).catch(() => undefined);
+        if (theirs?.ok) {
+          night.covered.push({ name: job.name, by: `${theirs.backupType} backup ${theirs.backupId} (${theirs.url})` });
+          io.log.info({ container: job.name, backupId: theirs.backupId }, 'backed up by another run while this one waited');
+          return;
+        }
+      }
+      night.results.push(await runBackupJob(job, deps));
+    } finally {
+      await claims.release(job);
+    }
+  };
+
+  const attempt = async (job: BackupJob): Promise<void> => {
+    const claim = named ? await claims.waitFor(job, config.claimWaitMs) : await claims.claim(job);
+    if (claim.kind === 'claimed') return underClaim(job, false);
+    if (claim.kind === 'unreachable') {
+      // A worker cannot coordinate and leaves the job to others; a lone run backs up anyway.
+      if (opts.worker) {
+        night.skipped.push({ name: job.name, reason: `admin database unreachable, cannot claim: ${claim.why}` });
+        return;
+      }
+      io.log.warn({ container: job.name }, 'cannot claim the container (admin DB unreachable): backing it up anyway');
+      night.results.push(await runBackupJob(job, deps));
+      return;
+    }
+    if (named) {
+      night.missed.push({ name: job.name, reason: `not backed up: ${claim.holder} was still backing it up after ${formatDuration(config.claimWaitMs)} (BACKUP_CLAIM_WAIT)` });
+      io.log.error({ container: job.name, holder: claim.holder }, 'not backed up: held by another process past the wait');
+      return;
+    }
+    io.log.warn({ container: job.name, holder: claim.holder }, `held by ${claim.holder}: coming back to it at the end`);
+    deferred.push(job);
+  };
+
+  night.attempted = (await runPool(jobs, config.concurrency, attempt, io.signal)).length - deferred.length;
+  for (const job of deferred) {
+    if (io.signal.aborted) break;
+    night.attempted += 1;
+    const claim = await claims.waitFor(job, config.claimWaitMs);
+    if (claim.kind === 'claimed') await underClaim(job, true);
+    else if (claim.kind === 'unreachable') night.missed.push({ name: job.name, reason: `not backed up: the admin database became unreachable: ${claim.why}` });
+    else if (opts.worker) night.skipped.push({ name: job.name, reason: `still being backed up by ${claim.holder} when this worker finished` });
+    else night.missed.push({ name: job.name, reason: `not backed up: ${claim.holder} was still backing it up after ${formatDuration(config.claimWaitMs)} (BACKUP_CLAIM_WAIT)` });
+  }
+  return night;
 }
 
 /** Containers due in this run (plus the admin DB's own backup in the nightly run) as jobs. */
@@ -123,33 +213,8 @@ async function planJobs(db: AdminDb, config: Config, opts: RunOptions, now: Date
   return { jobs, skipped: plan.skipped };
 }
 
-/** Returns why this process must not back the job up now, or undefined once it holds the job's claim. */
-async function claimOrSkip(job: BackupJob, locks: AdminLocks, db: AdminDb, worker: boolean, runDay: string, log: Logger): Promise<string | undefined> {
-  const id = job.cId ?? 0;
-  let claimed: boolean;
-  try {
-    claimed = await locks.claim(id);
-  } catch (err) {
-    // The admin DB is gone: a worker cannot coordinate and leaves the job to others; a lone run backs up anyway.
-    if (worker) return `admin database unreachable, cannot claim: ${(err as Error).message}`;
-    log.warn({ container: job.name }, 'cannot claim the container (admin DB unreachable): backing it up anyway');
-    return undefined;
-  }
-  if (!claimed) {
-    const holder = await locks.claimHolder(id).catch(() => undefined);
-    const reason = `already being backed up by ${holder?.application ?? 'another run'}`;
-    log.warn({ container: job.name, holder: holder?.application }, reason);
-    return reason;
-  }
-  if (worker && (await startedInRun(db, job.cId, job.name, job.backupType, runDay).catch(() => false))) {
-    await locks.release(id);
-    return 'already backed up in this run by another worker';
-  }
-  return undefined;
-}
-
 function summaryOf(kind: SummaryKind, startedAt: Date, results: BackupResult[], skipped: Skipped, problems: string[], interrupted: boolean): RunSummary {
-  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped, problems, interrupted, verification: [] };
+  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped, covered: [], missed: [], abandoned: [], problems, interrupted, verification: [] };
 }
 
 /** A backups row that cannot be written is logged whole, as JSON, so an operator can replay it: nothing is lost. */
@@ -208,14 +273,14 @@ export async function runPool<T, R>(items: T[], limit: number, fn: (item: T) => 
 }
 
 async function printPlan(jobs: BackupJob[], skipped: Skipped, config: Config, io: RunIo): Promise<void> {
-  const backupId = formatBackupId(new Date());
+  const now = new Date();
   io.print(`Dry run: ${jobs.length} backups would run; nothing is dumped, uploaded or recorded.`);
   for (const job of jobs) {
     io.print(`\n${job.name} (${job.backupType})`);
     try {
-      // Listing the databases is read-only; it makes the printed keys the real ones.
-      const steps = await job.steps(backupId);
-      const folder = backupFolder(config.s3.prefix, job.segment, backupId);
+      // Listing the databases is read-only; it makes the printed keys the real ones (but for the folder's random part).
+      const steps = await job.steps();
+      const folder = backupFolder(config.s3.prefix, ownerSegment(job.owner), newFolderId(now));
       for (const step of steps) {
         io.print(`  ${renderCommand(step.command, io.mask)}`);
         io.print(`    → s3://${config.s3.bucket}/${folder}${step.objectName} (SSE ${config.s3.sse.mode}${step.compression !== 'none' ? `, ${step.compression}` : ''})`);

@@ -1,5 +1,6 @@
 // The value a run produces: what every mail, JSON output and exit code is computed from.
 import type { BackupResult } from './pipeline/backup-job.js';
+import type { AbandonedBackup } from './claims.js';
 import type { RunKind } from './plan.js';
 
 export type SummaryKind = RunKind | 'admin-db';
@@ -11,6 +12,12 @@ export interface RunSummary {
   finishedAt: Date;
   results: BackupResult[];
   skipped: { name: string; reason: string }[];
+  /** Due, but another process held them; its backup, started in this run's time, succeeded: backed up tonight. */
+  covered: { name: string; by: string }[];
+  /** Due, and not backed up by anyone in this run: held by another process past the wait. A failure. */
+  missed: { name: string; reason: string }[];
+  /** Backups whose process died (a start row, no end row): their end row says so now. A failure. */
+  abandoned: AbandonedBackup[];
   /** Run-level trouble that is not one backup's failure: rows not written, mail not sent, interrupted. */
   problems: string[];
   interrupted: boolean;
@@ -20,9 +27,15 @@ export interface RunSummary {
 
 export const failedResults = (s: RunSummary) => s.results.filter((r) => !r.ok);
 
-/** 0 all good; 1 a backup failed (or the run was interrupted); 4 backups fine but the run could not report them. */
+/** Failures of the run: failed backups, due containers nobody backed up, backups whose process died. */
+export const failureCount = (s: RunSummary) => failedResults(s).length + s.missed.length + s.abandoned.length;
+
+/**
+ * 0 all good; 1 a backup failed, a due container was not backed up, a dead process's backup was found, or the run
+ * was interrupted; 4 backups fine but the run could not report them.
+ */
 export function exitCodeOf(s: RunSummary): number {
-  if (failedResults(s).length > 0 || s.interrupted) return 1;
+  if (failureCount(s) > 0 || s.interrupted) return 1;
   if (s.problems.length > 0) return 4;
   return 0;
 }

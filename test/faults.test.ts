@@ -12,6 +12,7 @@ import { adminDbName, backupsRows, containerSecret, createAdminDb, type SeedCont
 import { collect, expectNoSecrets, FIXTURE_BIN, runCli, startCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
 import { descendantCmdlines, fakeBin, fakeDump, isAlive, readPids, startFaultProxy, type FaultProxy } from './helpers/faults.js';
 import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
+import { encodeName } from '../src/storage/layout.js';
 import { startSmtp, type SmtpSink } from './rig/smtp.js';
 import { startMoto, type MotoServer } from './rig/moto.js';
 import { startPostgres, type PgServer } from './rig/postgres.js';
@@ -82,7 +83,7 @@ async function waitForLog(child: ReturnType<typeof startCli>, test: (line: Recor
 
 /** No open multipart upload and no object for the container: a failure left nothing that looks like a backup. */
 async function expectNothingLeft(s: Scenario, name: string): Promise<void> {
-  expect(await listKeys(s3, s.bucket, `mydb/${name}/`)).toEqual([]);
+  expect(await listKeys(s3, s.bucket, `mydb/${encodeName(name)}.`)).toEqual([]);
   expect(await listMultipartUploads(s3, s.bucket)).toEqual([]);
 }
 
@@ -98,7 +99,7 @@ describe('a dump that fails', () => {
     expect(end!.err_msg).toMatch(/^ERROR: pg_dump exited with code 1: pg_dump: error: Dumping the contents of table "orders" failed/);
     await expectNothingLeft(s, 'broken');
     expect((await endOf(s, 'fine'))!.err_msg).toBe('');
-    expect((await listKeys(s3, s.bucket, 'mydb/fine/')).length).toBeGreaterThan(1);
+    expect((await listKeys(s3, s.bucket, 'mydb/fine.')).length).toBeGreaterThan(1);
     const [mail] = await sink.waitForMessages(1);
     expect(mail!.subject).toContain('FAILED: 1 of 2');
     expect(mail!.text).toContain('Dumping the contents of table');
@@ -168,7 +169,7 @@ describe('S3 failures', () => {
       proxy.fault = undefined;
     }
     expect(failures).toBe(3);
-    const key = (await listKeys(s3, s.bucket, 'mydb/retry/')).find((k) => k.endsWith('.dump'))!;
+    const key = (await listKeys(s3, s.bucket, 'mydb/retry.')).find((k) => k.endsWith('.dump'))!;
     expect((await headObject(s3, s.bucket, key)).ContentLength).toBe(24 * 1024 * 1024);
   });
 
@@ -299,7 +300,7 @@ describe('the admin database and SMTP', () => {
     expect(unrecorded).toHaveLength(1);
     expect(unrecorded[0]!.unrecordedBackupsRow).toMatchObject({ name: 'inflight', state: 'end', errMsg: '' });
     // The backup itself completed: the object is there, encrypted.
-    const keys = await listKeys(s3, s.bucket, 'mydb/inflight/');
+    const keys = await listKeys(s3, s.bucket, 'mydb/inflight.');
     expect(keys.some((k) => k.endsWith('.dump'))).toBe(true);
     const rows = await rowsOf(s);
     expect(rows.map((r) => r.state)).toEqual(['start']);
@@ -396,12 +397,13 @@ describe('bad input', () => {
     const keys = await listKeys(s3, s.bucket, '');
     for (const key of keys) {
       expect(key.startsWith('mydb/')).toBe(true);
-      // prefix / name / backup_id / object: exactly four segments, none of them '..'.
+      // prefix / name.id / folder / object: exactly four segments, none of them '..'.
       expect(key.split('/')).toHaveLength(4);
       expect(key.split('/')).not.toContain('..');
     }
     const folders = new Set(keys.map((k) => k.split('/')[1]));
-    expect([...folders].sort()).toEqual(['____escape', '_admin-db', 'a_b_c', 'good', 'unic_de_']);
+    // Each container's own folder, its name readable (encoded where it must be) and its id.
+    expect([...folders].sort()).toEqual(['=2E.=2F..=2Fescape.6', '=C3=BCn=C3=AFc=C3=B8d=C3=A9=20=E2=98=83.8', '_admin-db', 'a=2Fb=20c.7', 'good.1']);
   });
 });
 

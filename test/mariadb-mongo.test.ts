@@ -40,13 +40,13 @@ describe('MariaDB containers', () => {
     await target?.stop();
   });
 
-  it('are dumped with mariadb-dump into {Name}_{backup_id}.sql.zst (zstd by default) with SSE, and the object restores into a fresh server', async () => {
+  it('are dumped with mariadb-dump into all-databases.sql.zst (zstd by default) with SSE, and the object restores into a fresh server', async () => {
     const s = await scenario('maria', [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }]);
     const run = await runCli(['--type', 'Admin', 'crmbox'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    const [key, manifestKey, ...more] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
+    const [key, manifestKey, ...more] = await listKeys(s3, s.bucket, 'mydb/crmbox.');
     expect(more).toEqual([]);
-    expect(key).toMatch(/^mydb\/crmbox\/(\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d)\/crmbox_\1\.sql\.zst$/);
+    expect(key).toMatch(/^mydb\/crmbox\.1\/\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}\/all-databases\.sql\.zst$/);
     expect(manifestKey).toBe(key!.replace(/[^/]+$/, 'manifest.json'));
     // The rows per table, counted in the dump stream, are those of the server.
     const manifest = JSON.parse((await getObjectBuffer(s3, s.bucket, manifestKey!)).toString('utf8'));
@@ -91,7 +91,7 @@ describe('MariaDB containers', () => {
     const s = await scenario(`maria${label.length}`, [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }], extra);
     const run = await runCli([...flags, 'crmbox'], s.env);
     expect(run.exitCode, run.stdout).toBe(0);
-    const [key] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
+    const [key] = await listKeys(s3, s.bucket, 'mydb/crmbox.');
     expect(key!.endsWith(suffix)).toBe(true);
     expect(looksRight(await getObjectBuffer(s3, s.bucket, key!))).toBe(true);
   });
@@ -105,7 +105,7 @@ describe('MariaDB containers', () => {
     const s = await scenario('mariaslow', [{ name: 'crmbox', engine: 'MariaDB', port: rig.maria.port }], { PATH: `${bin}:${process.env.PATH}` });
     const run = await runCli(['crmbox'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    const [key, manifestKey] = await listKeys(s3, s.bucket, 'mydb/crmbox/');
+    const [key, manifestKey] = await listKeys(s3, s.bucket, 'mydb/crmbox.');
     const { stdout: sql } = await execa('zstd', ['-dc'], { input: await getObjectBuffer(s3, s.bucket, key!), encoding: 'buffer' });
     expect(Buffer.from(sql).toString('utf8', 0, 300)).toContain('-- MariaDB dump');
     const manifest = JSON.parse((await getObjectBuffer(s3, s.bucket, manifestKey!)).toString('utf8'));
@@ -122,7 +122,7 @@ describe('MariaDB containers', () => {
     const rows = await rowsOf(s.adminUrl);
     expect(rows.find((r) => r.name === 'crmbox' && r.state === 'end')!.err_msg).toMatch(/^ERROR: mariadb-dump exited with code 2: .*Access denied/);
     expect(rows.find((r) => r.name === 'pgbox' && r.state === 'end')!.err_msg).toBe('');
-    expect(await listKeys(s3, s.bucket, 'mydb/crmbox/')).toEqual([]);
+    expect(await listKeys(s3, s.bucket, 'mydb/crmbox.')).toEqual([]);
     expect(await listMultipartUploads(s3, s.bucket)).toEqual([]);
   });
 });
@@ -143,8 +143,8 @@ describe('MongoDB containers (stand-in mongodump)', () => {
     const s = await mongoScenario('mongo', { FAKE_MONGODUMP_BYTES: 2 * 1024 * 1024 }, { BACKUP_COMPRESS_MONGODB: 'gzip' });
     const run = await runCli(['docs'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    const [key] = await listKeys(s3, s.bucket, 'mydb/docs/');
-    expect(key).toMatch(/^mydb\/docs\/[^/]+\/archive\.gz$/);
+    const [key] = await listKeys(s3, s.bucket, 'mydb/docs.');
+    expect(key).toMatch(/^mydb\/docs\.1\/[^/]+\/archive\.gz$/);
     expect((await headObject(s3, s.bucket, key!)).ServerSideEncryption).toBe('AES256');
     // With --archive, mongodump --gzip gzips the whole archive.
     expect(gunzipSync(await getObjectBuffer(s3, s.bucket, key!)).subarray(0, 4)).toEqual(ARCHIVE_MAGIC);
@@ -167,7 +167,7 @@ describe('MongoDB containers (stand-in mongodump)', () => {
   it('BACKUP_COMPRESS_MONGODB=none writes a plain archive', async () => {
     const s = await mongoScenario('mongoplain', {}, { BACKUP_COMPRESS_MONGODB: 'none' });
     expect((await runCli(['docs'], s.env)).exitCode).toBe(0);
-    expect((await listKeys(s3, s.bucket, 'mydb/docs/'))[0]).toMatch(/\/archive$/);
+    expect((await listKeys(s3, s.bucket, 'mydb/docs.'))[0]).toMatch(/\/archive$/);
   });
 
   it('a mongodump failing mid-stream aborts the upload: no object, an ERROR row with its stderr, exit 1', async () => {
@@ -209,7 +209,7 @@ describe.runIf(realMongo && haveMongoTools.every(Boolean))('MongoDB round trip a
     });
     const run = await runCli(['realdocs'], s.env);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    const [key] = await listKeys(s3, s.bucket, 'mydb/realdocs/');
+    const [key] = await listKeys(s3, s.bucket, 'mydb/realdocs.');
     const restore = execa('mongorestore', ['--archive', '--gzip', '--dryRun', `--uri=${realMongo}`], { stdin: 'pipe' });
     (await getObjectStream(s3, s.bucket, key!)).pipe(restore.stdin!);
     expect((await restore).exitCode).toBe(0);

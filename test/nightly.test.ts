@@ -70,14 +70,15 @@ describe('the nightly run', () => {
   });
 
   it('backs up the due active containers, and only those', () => {
-    const names = new Set(keys.map((k) => k.split('/')[1]));
-    expect([...names].sort()).toEqual(['_admin-db', 'alpha', 'bravo', 'foxtrot']);
-    const alpha = keys.filter((k) => k.startsWith('mydb/alpha/')).map((k) => k.split('/').slice(2).join('/').replace(/^[^/]+\//, ''));
-    // Each backup's manifest.json comes last (sizes, SHA-256s, row counts).
-    expect(alpha.sort()).toEqual(['alpha_blog.dump', 'alpha_globals.sql', 'alpha_shop.dump', 'manifest.json']);
-    expect(keys.filter((k) => k.startsWith('mydb/bravo/')).map((k) => k.split('/').pop()).sort()).toEqual([
-      'bravo_globals.sql',
-      'bravo_inventory.dump',
+    // Each container's folder is its name and its id in the admin DB.
+    const segments = new Set(keys.map((k) => k.split('/')[1]));
+    expect([...segments].sort()).toEqual(['_admin-db', 'alpha.1', 'bravo.2', 'foxtrot.6']);
+    const alpha = keys.filter((k) => k.startsWith('mydb/alpha.1/')).map((k) => k.split('/').slice(2).join('/').replace(/^[^/]+\//, ''));
+    // Each backup's manifest.json comes last (identity, sizes, SHA-256s, row counts).
+    expect(alpha.sort()).toEqual(['blog.dump', 'globals.sql', 'manifest.json', 'shop.dump']);
+    expect(keys.filter((k) => k.startsWith('mydb/bravo.2/')).map((k) => k.split('/').pop()).sort()).toEqual([
+      'globals.sql',
+      'inventory.dump',
       'manifest.json',
     ]);
   });
@@ -92,13 +93,13 @@ describe('the nightly run', () => {
   });
 
   it('writes objects that restore into fresh databases with the same rows', async () => {
-    const key = (name: string) => keys.find((k) => k.endsWith(`/${name}`))!;
+    const key = (object: string) => keys.find((k) => k.startsWith(`mydb/${object.split('/')[0]}.`) && k.endsWith(`/${object.split('/')[1]}`))!;
     // alpha comes from pgA: restore it on pgB (roles from the globals first), and bravo the other way round.
-    await applyGlobals(s3, bucket, key('alpha_globals.sql'), rig.pgB);
+    await applyGlobals(s3, bucket, key('alpha/globals.sql'), rig.pgB);
     for (const [object, source, target, db] of [
-      ['alpha_shop.dump', rig.pgA, rig.pgB, 'shop'],
-      ['alpha_blog.dump', rig.pgA, rig.pgB, 'blog'],
-      ['bravo_inventory.dump', rig.pgB, rig.pgA, 'inventory'],
+      ['alpha/shop.dump', rig.pgA, rig.pgB, 'shop'],
+      ['alpha/blog.dump', rig.pgA, rig.pgB, 'blog'],
+      ['bravo/inventory.dump', rig.pgB, rig.pgA, 'inventory'],
     ] as const) {
       const restored = `restored_${db}_${process.pid}`;
       await restorePgDump(s3, bucket, key(object), target, restored);
@@ -124,7 +125,7 @@ describe('the nightly run', () => {
     }
     const [alphaEnd] = byName('alpha').filter((r) => r.state === 'end');
     expect(alphaEnd).toMatchObject({ backup_type: 'Daily', err_msg: '' });
-    expect(alphaEnd!.url).toBe(`s3://${bucket}/mydb/alpha/${alphaEnd!.backup_id}/`);
+    expect(alphaEnd!.url).toMatch(new RegExp(`^s3://${bucket}/mydb/alpha\\.1/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}/$`));
     expect(alphaEnd!.command).toContain('pg_dump -Fc');
     expect(alphaEnd!.command).toContain('PGPASSWORD=***');
     expect(byName('bravo')[1]).toMatchObject({ backup_type: 'Weekly', err_msg: '' });
@@ -139,7 +140,7 @@ describe('the nightly run', () => {
     expect(adminRows.map((r) => `${r.state}:${r.backup_type}:${r.err_msg}`)).toEqual(['start:Admin:', 'end:Admin:']);
     expect(adminRows[0]!.c_id).toBeNull();
     const key = keys.find((k) => k.startsWith('mydb/_admin-db/'))!;
-    expect(key).toBe(`mydb/_admin-db/${adminRows[0]!.backup_id}/${adminDbUrl.split('/').pop()}.dump`);
+    expect(key).toMatch(new RegExp(`^mydb/_admin-db/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}/${adminDbUrl.split('/').pop()}\\.dump$`));
     expect(adminRows[1]!.url).toBe(`s3://${bucket}/${key}`);
     const restored = `restored_admin_${process.pid}`;
     await restorePgDump(s3, bucket, key, rig.admin, restored);
@@ -156,7 +157,7 @@ describe('the nightly run', () => {
   });
 
   it('leaves no object for the failed container', () => {
-    expect(keys.filter((k) => k.startsWith('mydb/echo/'))).toEqual([]);
+    expect(keys.filter((k) => k.startsWith('mydb/echo.'))).toEqual([]);
   });
 
   it('mails one summary: subject with the failure count, failures first, then every backup with size and URL', () => {
@@ -167,7 +168,7 @@ describe('the nightly run', () => {
     expect(text.indexOf('FAILED')).toBeLessThan(text.indexOf('ALL BACKUPS'));
     expect(text).toMatch(/FAILED\n\s+echo \(Daily, [\d-]+_[\d:]+\): ERROR: /);
     for (const name of ['_admin-db', 'alpha', 'bravo', 'foxtrot']) {
-      expect(text).toMatch(new RegExp(`OK\\s+${name}\\s+\\w+\\s+[\\d.]+ (KiB|MiB|B)\\s+.*s3://${bucket}/mydb/${name}/`));
+      expect(text).toMatch(new RegExp(`OK\\s+${name}\\s+\\w+\\s+[\\d.]+ (KiB|MiB|B)\\s+.*s3://${bucket}/mydb/${name}(\\.\\d+)?/`));
     }
     expect(mail.html).toContain('<table');
     expect(mail.html).toContain('<b>FAILED</b></td><td>echo</td>');
@@ -239,7 +240,7 @@ describe('named, on-demand and dry runs', () => {
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!);
     expect(result).toMatchObject({ ok: true, backups: [{ name: 'gamma', backupType: 'User', ok: true }] });
-    expect(result.backups[0].objects.map((o: { key: string }) => o.key.split('/').pop()).sort()).toEqual(['gamma_globals.sql', 'gamma_inventory.dump']);
+    expect(result.backups[0].objects.map((o: { key: string }) => o.key.split('/').pop()).sort()).toEqual(['globals.sql', 'inventory.dump']);
     expect((await backupsRows(s.adminUrl)).map((r) => r.backup_type)).toEqual(['User', 'User']);
   });
 
@@ -260,7 +261,7 @@ describe('named, on-demand and dry runs', () => {
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain('Dry run: 3 backups would run');
     expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/_admin-db/[^/]+/${s.dbName}.dump \\(SSE AES256\\)`));
-    expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha/[^/]+/alpha_shop.dump \\(SSE AES256\\)`));
+    expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha\\.1/[^/]+/shop.dump \\(SSE AES256\\)`));
     expect(run.stdout).toContain('PGPASSWORD=***');
     expect(run.stdout).toContain("would fail: container odd: unknown dbengine 'Oracle'");
     expectNoSecrets('dry-run output', run.stdout);
@@ -297,7 +298,7 @@ describe('check and SSE-KMS', () => {
     const keyId = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
     const run = await runCli(['gamma'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, extra: { BACKUP_SSE: 'aws:kms', BACKUP_SSE_KMS_KEY_ID: keyId } }));
     expect(run.exitCode, run.stdout).toBe(0);
-    const keys = await listKeys(s3, s.bucket, 'mydb/gamma/');
+    const keys = await listKeys(s3, s.bucket, 'mydb/gamma.1/');
     expect(keys.length).toBeGreaterThan(1);
     for (const key of keys) {
       const head = await headObject(s3, s.bucket, key);

@@ -6,7 +6,7 @@
  * round trip from the rig's server into a private one. Private servers, so no other test file sees their databases
  * come and go.
  */
-import { CopyObjectCommand, DeleteObjectsCommand, PutBucketLifecycleConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, PutBucketLifecycleConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -76,7 +76,9 @@ let bucket: string;
 let env: Record<string, string>;
 let backup: CliResult;
 let pgBackupId: string;
+let pgFolder: string; // mydb/app_main.1/{folder id}/
 let mariaBackupId: string;
+let mariaFolder: string;
 let mongoPort: number;
 let mongoRestoreLog: string;
 const outputs: CliResult[] = [];
@@ -130,8 +132,9 @@ beforeAll(async () => {
   });
   backup = await cli(['--type', 'Admin', '--json', PG, MARIA]);
   const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!);
-  pgBackupId = summary.backups.find((b: { name: string }) => b.name === PG).backupId;
-  mariaBackupId = summary.backups.find((b: { name: string }) => b.name === MARIA).backupId;
+  const made = (name: string) => summary.backups.find((b: { name: string }) => b.name === name);
+  [pgBackupId, pgFolder] = [made(PG).backupId, made(PG).folder];
+  [mariaBackupId, mariaFolder] = [made(MARIA).backupId, made(MARIA).folder];
 }, 120_000);
 
 afterAll(async () => {
@@ -142,20 +145,33 @@ afterAll(async () => {
 describe('PostgreSQL: restore', () => {
   it('backs up the container first (both databases, the globals)', async () => {
     expect(backup.exitCode, backup.stdout + backup.stderr).toBe(0);
-    expect((await listKeys(s3, bucket, `mydb/${PG}/`)).map((k) => k.split('/').pop())).toEqual([`${PG}_globals.sql`, `${PG}_mixed.dump`, `${PG}_shop.dump`, 'manifest.json']);
+    expect(pgFolder).toMatch(new RegExp(`^mydb/${PG}\\.1/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}/$`));
+    expect((await listKeys(s3, bucket, `mydb/${PG}.1/`)).map((k) => k.split('/').pop())).toEqual(['globals.sql', 'manifest.json', 'mixed.dump', 'shop.dump']);
   });
 
   it('writes a manifest last: every object with its size and SHA-256, and the rows per table counted in the dump\'s snapshot', async () => {
-    const folder = `mydb/${PG}/${pgBackupId}/`;
+    const folder = pgFolder;
     const manifest = JSON.parse((await getObjectBuffer(s3, bucket, `${folder}manifest.json`)).toString('utf8'));
-    expect(manifest).toMatchObject({ format: 'mydb-backup manifest 1', name: PG, backupId: pgBackupId, backupType: 'Admin', engine: 'Postgres' });
-    expect(manifest.objects.map((o: { name: string }) => o.name)).toEqual([`${PG}_globals.sql`, `${PG}_mixed.dump`, `${PG}_shop.dump`]);
+    expect(manifest).toMatchObject({
+      format: 'mydb-backup manifest 2',
+      name: PG,
+      backupId: pgBackupId,
+      folder: folder.split('/')[2],
+      owner: { kind: 'container', id: 1, name: PG, engine: 'Postgres', host: '127.0.0.1', port: src.port },
+      backupType: 'Admin',
+      engine: 'Postgres',
+    });
+    expect(manifest.objects.map((o: { name: string; database?: string }) => [o.name, o.database])).toEqual([
+      ['globals.sql', undefined],
+      ['mixed.dump', 'mixed'],
+      ['shop.dump', 'shop'],
+    ]);
     for (const o of manifest.objects as { name: string; bytes: number; sha256: string }[]) {
       const body = await getObjectBuffer(s3, bucket, folder + o.name);
       expect(o.bytes).toBe(body.length);
       expect(o.sha256).toBe(createHash('sha256').update(body).digest('hex'));
     }
-    const shop = manifest.objects.find((o: { name: string }) => o.name === `${PG}_shop.dump`);
+    const shop = manifest.objects.find((o: { name: string }) => o.name === 'shop.dump');
     const counted = await withPgClient(src.url('shop'), async (c) => {
       const tables = (await c.query<{ t: string }>(`SELECT format('%I.%I', schemaname, relname) AS t FROM pg_stat_user_tables`)).rows;
       const out: Record<string, number> = {};
@@ -170,7 +186,7 @@ describe('PostgreSQL: restore', () => {
   it('restores every database of the latest backup into another server, identical: rows, schemas, large objects, roles', async () => {
     const run = await cli(['restore', PG, '--to', dstUrl()]);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain(`Backup ${pgBackupId} of ${PG} (Postgres, 3 objects`);
+    expect(run.stdout).toContain(`Backup ${pgBackupId} (folder ${pgFolder.split('/')[2]}) of ${PG} (Postgres, 3 objects`);
     expect(run.stdout).toContain("chosen: latest: the newest backup with a successful 'end' row in the backups log");
     expect(run.stdout).toContain(`Restoring into postgresql://pgdba@127.0.0.1:${dst.port}/ (databases mixed, shop)`);
     for (const db of ['mixed', 'shop']) {
@@ -189,7 +205,7 @@ describe('PostgreSQL: restore', () => {
 
     const [row] = (await actionLog()).filter((r) => r.action === 'restore');
     expect(row).toMatchObject({ name: PG, c_id: expect.any(Number) });
-    expect(row!.description).toMatch(new RegExp(`^restore of backup ${pgBackupId} \\(s3://${bucket}/mydb/${PG}/${pgBackupId}/\\) into postgresql://pgdba@127\\.0\\.0\\.1:${dst.port}/ \\(databases mixed, shop\\): OK`));
+    expect(row!.description).toMatch(new RegExp(`^restore of backup ${pgBackupId} \\(folder \\S+\\) \\(s3://${bucket}/${pgFolder}\\) into postgresql://pgdba@127\\.0\\.0\\.1:${dst.port}/ \\(databases mixed, shop\\): OK`));
     // ts is naive UTC.
     expect(Math.abs(row!.ts.getTime() - Date.now() - new Date().getTimezoneOffset() * 60_000)).toBeLessThan(5 * 60_000);
   });
@@ -228,9 +244,9 @@ describe('PostgreSQL: restore', () => {
     const own = await cli(['admin-db']);
     expect(own.exitCode, own.stdout + own.stderr).toBe(0);
     const down = `postgresql://pgdba:x@127.0.0.1:${await freePort()}/gone`;
-    const run = await cli(['restore', '_admin-db', '--to', dstUrl('admin_copy')], { SQLALCHEMY_ADMIN_URI: down });
+    const run = await cli(['restore', '--admin-db', '--to', dstUrl('admin_copy')], { SQLALCHEMY_ADMIN_URI: down });
     expect(run.stdout).toContain('admin database unreachable: going on with S3 alone');
-    expect(run.stdout).toContain('chosen: latest: the newest folder in S3 (the backups log could not be read)');
+    expect(run.stdout).toContain('chosen: latest: the newest complete backup (with a manifest) in S3 (the backups log could not be read)');
     expect(run.stdout).toContain('Restore finished');
     // Restored, but its action_log row could not be written: logged whole, exit 4.
     expect(run.stdout).toContain('action_log row not written');
@@ -252,73 +268,125 @@ describe('PostgreSQL: restore', () => {
     const wrongEngine = await cli(['restore', PG, '--to', mariaUrl()]);
     expect(wrongEngine.stderr).toContain('is a Postgres backup: it cannot be restored into mariadb://');
     const noBackups = await cli(['restore', 'ghost', '--to', dstUrl()]);
-    expect(noBackups.stderr).toContain(`no backups of 'ghost' in s3://${bucket}/mydb/ghost/`);
+    expect(noBackups.exitCode).toBe(2);
+    expect(noBackups.stderr).toContain(`no container named 'ghost' in the admin database, and no backups of that name in s3://${bucket}/mydb/`);
+    const noSpare = await cli(['restore', 'spare', '--to', dstUrl()]);
+    expect(noSpare.stderr).toContain(`no backups of container 'spare' (id 3) in s3://${bucket}/mydb/spare.3/`);
+    const adminName = await cli(['restore', '_admin-db', '--to', dstUrl()]);
+    expect(adminName.stderr).toContain("(the admin database's own backups: --admin-db)");
     expect(await databases(dst)).not.toContain('one_db');
   });
 
   it('list shows the backup: folder, objects with sizes, the log row', async () => {
     const text = await cli(['list', PG]);
     expect(text.exitCode).toBe(0);
-    expect(text.stdout).toContain(`Backups of ${PG} (Postgres) in s3://${bucket}/mydb/${PG}/, newest first:`);
-    expect(text.stdout).toMatch(new RegExp(`${pgBackupId}\\s+Admin\\s+OK\\s+[\\d.]+ (KiB|MiB)`));
-    expect(text.stdout).toMatch(new RegExp(`${PG}_mixed\\.dump\\s+[\\d.]+ (KiB|MiB)`));
+    expect(text.stdout).toContain(`Backups of ${PG} (id 1, Postgres) in s3://${bucket}/mydb/${PG}.1/, newest first:`);
+    expect(text.stdout).toMatch(new RegExp(`${pgBackupId}\\s+Admin\\s+OK\\s+[\\d.]+ (KiB|MiB).*${pgFolder.split('/')[2]}`));
+    expect(text.stdout).toMatch(/mixed\.dump\s+[\d.]+ (KiB|MiB)/);
     const json = await cli(['list', PG, '--json']);
     const doc = JSON.parse(json.stdout.trim());
-    expect(doc).toMatchObject({ name: PG, engine: 'Postgres', backupsLogRead: true });
-    expect(doc.backups[0]).toMatchObject({ backupId: pgBackupId, status: 'ok', inS3: true, backupType: 'Admin' });
-    expect(doc.backups[0].objects.map((o: { name: string }) => o.name)).toEqual([`${PG}_globals.sql`, `${PG}_mixed.dump`, `${PG}_shop.dump`]);
+    expect(doc).toMatchObject({ name: PG, id: 1, engine: 'Postgres', backupsLogRead: true });
+    expect(doc.backups[0]).toMatchObject({ backupId: pgBackupId, folderId: pgFolder.split('/')[2], status: 'ok', inS3: true, backupType: 'Admin' });
+    expect(doc.backups[0].objects.map((o: { name: string }) => o.name)).toEqual(['globals.sql', 'mixed.dump', 'shop.dump']);
     expect(doc.backups[0].objects.every((o: { bytes: number }) => o.bytes > 0)).toBe(true);
   });
 });
 
+/**
+ * A backup folder written by hand: the objects, and a manifest that lists them with their true sizes and digests, so
+ * that what fails is the content itself (what pg_restore, zstd or the completion check find), not the manifest.
+ */
+async function fakeBackup(folder: string, owner: { id: number; name: string; engine: string; port: number }, objects: Record<string, Buffer>): Promise<void> {
+  for (const [name, body] of Object.entries(objects)) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: folder + name, Body: body, ServerSideEncryption: 'AES256' }));
+  const folderId = folder.split('/').at(-2)!;
+  const manifest = {
+    format: 'mydb-backup manifest 2', name: owner.name, backupId: folderId, folder: folderId, backupType: 'Admin', engine: owner.engine,
+    owner: { kind: 'container', ...owner, host: '127.0.0.1' },
+    startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+    objects: Object.entries(objects).map(([name, body]) => ({ name, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') })),
+  };
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}manifest.json`, Body: JSON.stringify(manifest), ServerSideEncryption: 'AES256' }));
+}
+
+const FAKE = { garbage: '20990101T000000.000Z-000001', truncated: '20990102T000000.000Z-000002', globalsCut: '20990103T000000.000Z-000003' };
+
 describe('PostgreSQL: broken objects fail loudly and leave the target as it was', () => {
-  const folder = (id: string) => `mydb/${PG}/${id}/`;
-  async function fakeBackup(id: string, objects: Record<string, Buffer | 'copy'>) {
-    for (const [name, body] of Object.entries(objects)) {
-      if (body === 'copy') {
-        await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: folder(id) + name, CopySource: `${bucket}/${folder(pgBackupId)}${name}` }));
-      } else {
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: folder(id) + name, Body: body }));
-      }
-    }
-  }
-  const realObject = (name: string) => getObjectBuffer(s3, bucket, folder(pgBackupId) + name);
+  const folder = (id: string) => `mydb/${PG}.1/${id}/`;
+  const pgOwner = () => ({ id: 1, name: PG, engine: 'Postgres', port: src.port });
+  const realObject = (name: string) => getObjectBuffer(s3, bucket, pgFolder + name);
 
   it('garbage instead of a dump: pg_restore refuses it, the (empty) target database stays empty', async () => {
-    await fakeBackup('2099-01-01_00:00:00', { [`${PG}_globals.sql`]: 'copy', [`${PG}_mixed.dump`]: Buffer.from('this is not a pg_dump archive\n'.repeat(2000)) });
+    await fakeBackup(folder(FAKE.garbage), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump': Buffer.from('this is not a pg_dump archive\n'.repeat(2000)) });
     await createDb(dst, 'garbage_target');
-    const run = await cli(['restore', PG, '--backup-id', '2099-01-01_00:00:00', '--database', 'mixed', '--to', dstUrl('garbage_target')]);
+    const run = await cli(['restore', PG, '--backup-id', FAKE.garbage, '--database', 'mixed', '--to', dstUrl('garbage_target')]);
     expect(run.exitCode).toBe(1);
-    expect(run.stdout).toMatch(/Restore FAILED: restoring s3:\/\/[^ ]+\/app_main_mixed\.dump: pg_restore exited with code 1: pg_restore: error: input file does not appear to be a valid archive/);
+    expect(run.stdout).toMatch(/Restore FAILED: restoring s3:\/\/[^ ]+\/mixed\.dump: pg_restore exited with code 1: pg_restore: error: input file does not appear to be a valid archive/);
     expect(await tableCount(dst, 'garbage_target')).toBe(0);
     const row = (await actionLog()).at(-1)!;
-    expect(row.description).toMatch(/^restore of backup 2099-01-01_00:00:00 .*: FAILED: restoring s3:.*app_main_mixed\.dump: pg_restore exited with code 1/);
+    expect(row.description).toMatch(new RegExp(`^restore of backup ${FAKE.garbage} .*: FAILED: restoring s3:.*/mixed\\.dump: pg_restore exited with code 1`));
   });
 
   it('a truncated dump: the single transaction rolls back; a database the restore created is dropped again', async () => {
-    const dump = await realObject(`${PG}_mixed.dump`);
-    await fakeBackup('2099-01-02_00:00:00', { [`${PG}_globals.sql`]: 'copy', [`${PG}_mixed.dump`]: dump.subarray(0, Math.floor(dump.length * 0.6)) });
+    const dump = await realObject('mixed.dump');
+    await fakeBackup(folder(FAKE.truncated), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump': dump.subarray(0, Math.floor(dump.length * 0.6)) });
     await createDb(dst, 'trunc_existing');
-    const into = await cli(['restore', PG, '--backup-id', '2099-01-02_00:00:00', '--database', 'mixed', '--to', dstUrl('trunc_existing')]);
+    const into = await cli(['restore', PG, '--backup-id', FAKE.truncated, '--database', 'mixed', '--to', dstUrl('trunc_existing')]);
     expect(into.exitCode).toBe(1);
-    expect(into.stdout).toMatch(/Restore FAILED: restoring s3:\/\/\S+\/app_main_mixed\.dump: pg_restore exited with code 1: pg_restore: error: /);
+    expect(into.stdout).toMatch(/Restore FAILED: restoring s3:\/\/\S+\/mixed\.dump: pg_restore exited with code 1: pg_restore: error: /);
     expect(await tableCount(dst, 'trunc_existing')).toBe(0);
     expect(await largeObjects(dst.url('trunc_existing'))).toEqual([]);
 
-    const fresh = await cli(['restore', PG, '--backup-id', '2099-01-02_00:00:00', '--database', 'mixed', '--to', dstUrl('trunc_new')]);
+    const fresh = await cli(['restore', PG, '--backup-id', FAKE.truncated, '--database', 'mixed', '--to', dstUrl('trunc_new')]);
     expect(fresh.exitCode).toBe(1);
     expect(fresh.stdout).toContain('dropped database trunc_new, which this restore had created');
     expect(await databases(dst)).not.toContain('trunc_new');
   });
 
   it('truncated globals: caught by their missing completion comment before any database is touched', async () => {
-    const globals = await realObject(`${PG}_globals.sql`);
-    await fakeBackup('2099-01-03_00:00:00', { [`${PG}_globals.sql`]: globals.subarray(0, Math.floor(globals.length / 2)), [`${PG}_mixed.dump`]: 'copy' });
-    const run = await cli(['restore', PG, '--backup-id', '2099-01-03_00:00:00', '--database', 'mixed', '--to', dstUrl('globals_cut')]);
+    const globals = await realObject('globals.sql');
+    await fakeBackup(folder(FAKE.globalsCut), pgOwner(), { 'globals.sql': globals.subarray(0, Math.floor(globals.length / 2)), 'mixed.dump': await realObject('mixed.dump') });
+    const run = await cli(['restore', PG, '--backup-id', FAKE.globalsCut, '--database', 'mixed', '--to', dstUrl('globals_cut')]);
     expect(run.exitCode).toBe(1);
-    expect(run.stdout).toMatch(/app_main_globals\.sql is corrupt or truncated: it is truncated: its end lacks '-- PostgreSQL database cluster dump complete'/);
-    expect(run.stdout).not.toContain('app_main_mixed.dump →');
+    expect(run.stdout).toMatch(/\/globals\.sql is corrupt or truncated: it is truncated: its end lacks '-- PostgreSQL database cluster dump complete'/);
+    expect(run.stdout).not.toContain('mixed.dump →');
     expect(await databases(dst)).not.toContain('globals_cut');
+  });
+});
+
+describe('backups written before the current layout', () => {
+  it('are listed and restored when the backups log says they are this container\'s; a stranger\'s legacy folder is not', async () => {
+    const real = (name: string) => getObjectBuffer(s3, bucket, pgFolder + name);
+    const ours = 'mydb/app_main/2025-01-01_02:00:00/';
+    const theirs = 'mydb/app_main/2025-01-02_02:00:00/'; // another container whose name cleaned to app_main
+    for (const [folder, objects] of [[ours, ['globals.sql', 'mixed.dump']], [theirs, ['globals.sql', 'shop.dump']]] as const) {
+      for (const name of objects) {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}${PG}_${name}`, Body: await real(name), ServerSideEncryption: 'AES256' }));
+      }
+    }
+    await withPgClient(adminUrl, async (c) => {
+      for (const [cId, folder] of [[1, ours], [99, theirs]] as const) {
+        const backupId = folder.split('/')[2]!;
+        for (const state of ['start', 'end']) {
+          await c.query(
+            `INSERT INTO backups (c_id, name, state, backup_id, backup_type, url, command, err_msg, ts)
+             VALUES ($1, $2, $3, $4, 'Daily', $5, '', '', $6::timestamp)`,
+            [cId, PG, state, backupId, `s3://${bucket}/${folder}`, `${backupId.slice(0, 10)} 02:00:0${state === 'start' ? 0 : 9}`],
+          );
+        }
+      }
+    });
+    const doc = JSON.parse((await cli(['list', PG, '--json'])).stdout.trim());
+    const legacy = doc.backups.filter((b: { legacy: boolean }) => b.legacy);
+    expect(legacy.map((b: { backupId: string; status: string }) => [b.backupId, b.status])).toEqual([['2025-01-01_02:00:00', 'ok']]);
+    // By when it started (its start row), not when its objects were last written: older than today's backup.
+    const order = doc.backups.map((b: { backupId: string }) => b.backupId);
+    expect(order.indexOf('2025-01-01_02:00:00')).toBeGreaterThan(order.indexOf(pgBackupId));
+    const run = await cli(['restore', PG, '--backup-id', '2025-01-01_02:00:00', '--database', 'mixed', '--to', dstUrl('legacy_copy')]);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(await tableFingerprint(dst, 'legacy_copy')).toEqual(await tableFingerprint(src, 'mixed'));
+    const stranger = await cli(['restore', PG, '--backup-id', '2025-01-02_02:00:00', '--to', dstUrl()]);
+    expect(stranger.exitCode).toBe(2);
+    expect(stranger.stderr).toContain('no backup 2025-01-02_02:00:00 in S3');
   });
 });
 
@@ -330,23 +398,30 @@ describe('verify', () => {
     expect((await databases(dst)).filter((d) => d.startsWith('mydbverify_'))).toEqual([]);
     const row = (await actionLog()).filter((r) => r.action === 'verify').at(-1)!;
     expect(row).toMatchObject({ name: PG, c_id: expect.any(Number) });
-    expect(row.description).toMatch(new RegExp(`^verify of backup ${pgBackupId} \\(s3://${bucket}/mydb/${PG}/${pgBackupId}/\\): OK: 2 databases`));
+    expect(row.description).toMatch(new RegExp(`^verify of backup ${pgBackupId} \\(folder \\S+\\) \\(s3://${bucket}/${pgFolder}\\): OK: 2 databases`));
   });
 
   it('restore --verify is the same test restore; a broken backup fails it', async () => {
     const ok = await cli(['restore', PG, '--verify']);
     expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/verify app_main \S+: OK: 2 databases/);
-    const bad = await cli(['restore', PG, '--verify', '--backup-id', '2099-01-01_00:00:00']);
+    const bad = await cli(['restore', PG, '--verify', '--backup-id', FAKE.garbage]);
     expect(bad.exitCode).toBe(1);
-    expect(bad.stdout).toMatch(/verify app_main 2099-01-01_00:00:00: FAILED: restoring s3:.*pg_restore exited with code 1/);
-    expect((await actionLog()).at(-1)!.description).toMatch(/^verify of backup 2099-01-01_00:00:00 .*: FAILED: /);
+    expect(bad.stdout).toMatch(new RegExp(`verify app_main ${FAKE.garbage}: FAILED: restoring s3:.*pg_restore exited with code 1`));
+    expect((await actionLog()).at(-1)!.description).toMatch(new RegExp(`^verify of backup ${FAKE.garbage} .*: FAILED: `));
     expect((await databases(dst)).filter((d) => d.startsWith('mydbverify_'))).toEqual([]);
   });
 
   it('the nightly sample verifies the least recently verified of the night\'s backups and returns lines for the mail', async () => {
     const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!);
-    const results = summary.backups.map((b: BackupResult) => ({ ...b, cId: null, command: '', errMsg: '', objects: b.objects.map((o) => ({ ...o, sha256: '' })) })) as BackupResult[];
+    const results = summary.backups.map((b: BackupResult & { id: number }) => ({
+      ...b,
+      cId: b.id,
+      owner: { kind: 'container', id: b.id, name: b.name },
+      command: '',
+      errMsg: '',
+      objects: b.objects.map((o) => ({ ...o, sha256: '' })),
+    })) as BackupResult[];
     const config = loadConfig(env);
     // In this process, as the nightly run would: S3 credentials from the environment.
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
@@ -368,10 +443,10 @@ describe('verify', () => {
 
 describe('verify against the counts of the manifest', () => {
   it('fails when the rows that come back differ from those the backup counted, naming the tables', async () => {
-    const key = `mydb/${PG}/${pgBackupId}/manifest.json`;
+    const key = `${pgFolder}manifest.json`;
     const original = await getObjectBuffer(s3, bucket, key);
     const manifest = JSON.parse(original.toString('utf8'));
-    const shop = manifest.objects.find((o: { name: string }) => o.name === `${PG}_shop.dump`);
+    const shop = manifest.objects.find((o: { name: string }) => o.name === 'shop.dump');
     const [table] = Object.keys(shop.rows.shop);
     shop.rows.shop[table!] += 1;
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(manifest), ServerSideEncryption: 'AES256' }));
@@ -385,20 +460,22 @@ describe('verify against the counts of the manifest', () => {
   });
 
   it('restore refuses a backup whose manifest lists an object that is not there', async () => {
-    const id = '2098-01-01_00:00:00';
-    const folder = `mydb/${PG}/${id}/`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}${PG}_shop.dump`, Body: 'x', ServerSideEncryption: 'AES256' }));
+    const id = '20980101T000000.000Z-0000aa';
+    const folder = `mydb/${PG}.1/${id}/`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}shop.dump`, Body: 'x', ServerSideEncryption: 'AES256' }));
     const manifest = {
-      format: 'mydb-backup manifest 1', name: PG, backupId: id, backupType: 'Daily', engine: 'Postgres', startedAt: '', finishedAt: '',
-      objects: [{ name: `${PG}_shop.dump`, bytes: 1, sha256: '0'.repeat(64) }, { name: `${PG}_globals.sql`, bytes: 10, sha256: '0'.repeat(64) }],
+      format: 'mydb-backup manifest 2', name: PG, backupId: id, folder: id, backupType: 'Daily', engine: 'Postgres',
+      owner: { kind: 'container', id: 1, name: PG, engine: 'Postgres', host: '127.0.0.1', port: src.port },
+      startedAt: '2098-01-01T00:00:00.000Z', finishedAt: '2098-01-01T00:00:01.000Z',
+      objects: [{ name: 'shop.dump', database: 'shop', bytes: 1, sha256: '0'.repeat(64) }, { name: 'globals.sql', bytes: 10, sha256: '0'.repeat(64) }],
     };
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}manifest.json`, Body: JSON.stringify(manifest), ServerSideEncryption: 'AES256' }));
     try {
       const run = await cli(['restore', PG, '--backup-id', id, '--to', dstUrl()]);
       expect(run.exitCode).toBe(1);
-      expect(run.stderr).toContain(`backup ${id} of '${PG}' is not whole: ${PG}_globals.sql is missing`);
+      expect(run.stderr).toContain(`backup s3://${bucket}/${folder} of '${PG}' is not whole: globals.sql is missing`);
     } finally {
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}${PG}_shop.dump` }, { Key: `${folder}manifest.json` }] } }));
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}shop.dump` }, { Key: `${folder}manifest.json` }] } }));
     }
   });
 });
@@ -410,8 +487,8 @@ describe('verify --sample', () => {
     const first = await cli(['verify', '--sample', '3']);
     expect(first.stdout).toContain('Verifying 3 backups by test restores:');
     expect(first.stdout).toMatch(/OK\s+_admin-db \S+: 1 database, 4 tables/);
-    expect(first.stdout).toMatch(/FAILED\s+docs_db -: no backups of 'docs_db' in s3:/);
-    expect(first.stdout).toMatch(/FAILED\s+spare -: no backups of 'spare' in s3:/);
+    expect(first.stdout).toMatch(/FAILED\s+docs_db -: no backups of container 'docs_db' \(id 4\) in s3:/);
+    expect(first.stdout).toMatch(/FAILED\s+spare -: no backups of container 'spare' \(id 3\) in s3:/);
     expect(first.exitCode).toBe(1);
     const next = await cli(['verify', '--sample', '1']);
     expect(next.exitCode, next.stdout).toBe(0);
@@ -447,11 +524,10 @@ describe('MariaDB: restore', () => {
   });
 
   it('a truncated .sql.zst fails as corrupt and the database it had begun is dropped again', async () => {
-    const [key] = await listKeys(s3, bucket, `mydb/${MARIA}/${mariaBackupId}/`);
-    const body = await getObjectBuffer(s3, bucket, key!);
-    const id = '2099-02-01_00:00:00';
-    expect(key).toMatch(/\.sql\.zst$/); // zstd: the default compression
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `mydb/${MARIA}/${id}/${MARIA}_${id}.sql.zst`, Body: body.subarray(0, Math.floor(body.length * 0.7)) }));
+    const key = `${mariaFolder}all-databases.sql.zst`; // zstd: the default compression
+    const body = await getObjectBuffer(s3, bucket, key);
+    const id = '20990201T000000.000Z-0000bb';
+    await fakeBackup(`mydb/${MARIA}.2/${id}/`, { id: 2, name: MARIA, engine: 'MariaDB', port: rig.maria.port }, { 'all-databases.sql.zst': body.subarray(0, Math.floor(body.length * 0.7)) });
     const run = await cli(['restore', MARIA, '--backup-id', id, '--database', 'crm', '--to', mariaUrl('crm_trunc')]);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/\.sql\.zst is corrupt or truncated: .*zstd -d exited with code 1/);

@@ -6,7 +6,10 @@ export type Frequency = 'Daily' | 'Weekly' | 'None';
 
 export interface Container {
   id: number;
+  /** Info.Name, or the row's name when Info has none: the name in backups rows, mails and the web UI. */
   name: string;
+  /** containers.name (Info.Name may differ from it). */
+  rowName: string;
   frequency: Frequency;
   /** Why this container cannot be backed up (bad JSON, missing Port...); it then fails alone. */
   problem?: string;
@@ -51,7 +54,7 @@ export function frequencyOf(info: unknown): Frequency | { error: string } {
 export function parseContainer(id: number, rowName: string, data: unknown): Container {
   const info = getInsensitive(data, 'info');
   const freq = frequencyOf(info);
-  const base = { id, name: rowName, engine: '', port: 0 };
+  const base = { id, name: rowName, rowName, engine: '', port: 0 };
   if (!info || typeof info !== 'object' || Array.isArray(info)) {
     return { ...base, frequency: 'Daily', problem: "containers.data has no 'Info' object" };
   }
@@ -66,5 +69,5 @@ export function parseContainer(id: number, rowName: string, data: unknown): Cont
   const { dbengine, Port } = parsed.data;
   if (typeof freq !== 'string') return { ...base, name, frequency, engine: dbengine, problem: freq.error };
   if (Port === undefined || Port === null) return { ...base, name, frequency, engine: dbengine, problem: 'Info.Port is missing' };
-  return { id, name, frequency, engine: dbengine, port: Port };
+  return { id, name, rowName, frequency, engine: dbengine, port: Port };
 }

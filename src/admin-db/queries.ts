@@ -34,14 +34,82 @@ export async function insertBackupRow(db: AdminDb, row: BackupRow): Promise<void
   );
 }
 
-/** Workers: has this container already been started in this run (same type, backup_id of the same local day)? */
-export async function startedInRun(db: AdminDb, cId: number | null, name: string, backupType: string, runDay: string): Promise<boolean> {
-  const { rows } = await db.query(
-    `SELECT 1 FROM backups
-      WHERE (c_id = $1 OR ($1::int IS NULL AND c_id IS NULL AND name = $2))
-        AND state = 'start' AND backup_type = $3 AND backup_id LIKE $4 || '%'
+/** Whose rows: a container's (c_id), or the admin DB's own (c_id NULL, its name). */
+export interface RowOwner {
+  cId: number | null;
+  name: string;
+}
+
+/** The SQL condition "this row is the owner's", on `alias`, with the owner as parameters $1 (c_id) and $2 (name). */
+const ownedBy = (alias: string) => `(${alias}.c_id = $1 OR ($1::int IS NULL AND ${alias}.c_id IS NULL AND ${alias}.name = $2))`;
+
+/**
+ * The backup_id for a new backup of the owner at local time `candidate`: the candidate itself, or with a `.2`, `.3`…
+ * suffix when the owner's rows already hold it (a second backup in the same second; the hour DST repeats). Called
+ * while the owner's claim is held, so no other process picks the same one.
+ */
+export async function uniqueBackupId(db: AdminDb, owner: RowOwner, candidate: string): Promise<string> {
+  const { rows } = await db.query<{ backup_id: string }>(
+    `SELECT DISTINCT b.backup_id FROM backups b WHERE ${ownedBy('b')} AND (b.backup_id = $3 OR b.backup_id LIKE $3 || '.%')`,
+    [owner.cId, owner.name, candidate],
+  );
+  if (rows.length === 0) return candidate;
+  const taken = new Set(rows.map((r) => r.backup_id));
+  let n = 2;
+  while (taken.has(`${candidate}.${n}`)) n += 1;
+  return `${candidate}.${n}`;
+}
+
+/** A 'start' row with no 'end' row of the same backup (backup_id and url). */
+export interface OpenStart {
+  backupId: string;
+  backupType: string;
+  url: string;
+  command: string;
+  /** When it started (UTC). */
+  startedAt: Date;
+}
+
+/** The owner's backups that started since `since` and have no end row (running, or abandoned by a dead process). */
+export async function openStarts(db: AdminDb, owner: RowOwner, since: Date): Promise<OpenStart[]> {
+  const { rows } = await db.query<{ backup_id: string; backup_type: string | null; url: string | null; command: string | null; ts: Date }>(
+    `SELECT s.backup_id, s.backup_type, s.url, s.command, s.ts AT TIME ZONE 'UTC' AS ts
+       FROM backups s
+      WHERE s.state = 'start' AND ${ownedBy('s')} AND s.backup_id IS NOT NULL AND s.ts >= ($3::timestamptz AT TIME ZONE 'UTC')
+        AND NOT EXISTS (SELECT 1 FROM backups e
+                         WHERE e.state = 'end' AND ${ownedBy('e')} AND e.backup_id = s.backup_id
+                           AND coalesce(e.url, '') = coalesce(s.url, ''))
+      ORDER BY s.ts, s.id`,
+    [owner.cId, owner.name, since.toISOString()],
+  );
+  return rows.map((r) => ({ backupId: r.backup_id, backupType: r.backup_type ?? '', url: r.url ?? '', command: r.command ?? '', startedAt: r.ts }));
+}
+
+/** The owner's newest backup that ended since `since`: how it ended. */
+export async function lastEndedSince(
+  db: AdminDb,
+  owner: RowOwner,
+  since: Date,
+): Promise<{ backupId: string; backupType: string; url: string; ok: boolean } | undefined> {
+  const { rows } = await db.query<{ backup_id: string; backup_type: string | null; url: string | null; err_msg: string | null }>(
+    `SELECT e.backup_id, e.backup_type, e.url, e.err_msg
+       FROM backups e
+      WHERE e.state = 'end' AND ${ownedBy('e')} AND e.ts >= ($3::timestamptz AT TIME ZONE 'UTC')
+      ORDER BY e.ts DESC, e.id DESC
       LIMIT 1`,
-    [cId, name, backupType, runDay],
+    [owner.cId, owner.name, since.toISOString()],
+  );
+  const r = rows[0];
+  return r ? { backupId: r.backup_id, backupType: r.backup_type ?? '', url: r.url ?? '', ok: !/^\s*ERROR/.test(r.err_msg ?? '') } : undefined;
+}
+
+/** Workers: has a backup of this type of the owner already ended in this run (backup_id of the same local day)? */
+export async function endedInRun(db: AdminDb, owner: RowOwner, backupType: string, runDay: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM backups e
+      WHERE e.state = 'end' AND ${ownedBy('e')} AND e.backup_type = $3 AND e.backup_id LIKE $4 || '%'
+      LIMIT 1`,
+    [owner.cId, owner.name, backupType, runDay],
   );
   return rows.length > 0;
 }

@@ -2,12 +2,14 @@
 // action_log rows. ts columns are naive UTC: written as `now() AT TIME ZONE 'utc'`, read back `AT TIME ZONE 'UTC'`.
 import { parseContainer, type Container } from './container-info.js';
 import type { AdminDb } from './pool.js';
+import { ADMIN_DB_NAME } from '../storage/layout.js';
 
-/** One backup as the backups log tells it: its start and end rows, joined on backup_id. */
+/** One backup as the backups log tells it: its start and end rows, joined on backup_id and url. */
 export interface LoggedBackup {
   backupId: string;
   backupType: string;
   cId: number | null;
+  /** Where the backup was written: its folder (several objects) or its one object. */
   url: string;
   start?: Date;
   end?: Date;
@@ -19,8 +21,11 @@ export interface LoggedBackup {
 
 const FAILED = /^\s*ERROR/;
 
-/** Every backup of `name` in the log, newest first. */
-export async function backupLog(db: AdminDb, name: string): Promise<LoggedBackup[]> {
+/** Whose rows: a container's (by c_id, and by name for rows older tools wrote without c_id), or the admin DB's. */
+export type LogOwner = { cId: number; name: string } | { adminDb: true; name: string };
+
+/** Every backup of the owner in the log, newest start first. Two backups with one backup_id stay apart by url. */
+export async function backupLog(db: AdminDb, owner: LogOwner): Promise<LoggedBackup[]> {
   const { rows } = await db.query<{
     backup_id: string;
     state: string;
@@ -32,41 +37,55 @@ export async function backupLog(db: AdminDb, name: string): Promise<LoggedBackup
   }>(
     `SELECT backup_id, state, backup_type, c_id, url, err_msg, ts AT TIME ZONE 'UTC' AS ts
        FROM backups
-      WHERE name = $1 AND backup_id IS NOT NULL AND state IN ('start', 'end')
+      WHERE (c_id = $1 OR (c_id IS NULL AND name = $2)) AND backup_id IS NOT NULL AND state IN ('start', 'end')
       ORDER BY ts, id`,
-    [name],
+    // Rows without c_id named like the admin DB's own are the admin DB's, even for a container of that name.
+    ['cId' in owner ? owner.cId : null, 'cId' in owner && owner.name === ADMIN_DB_NAME ? null : owner.name],
   );
   const byId = new Map<string, LoggedBackup>();
   for (const r of rows) {
-    const b = byId.get(r.backup_id) ?? { backupId: r.backup_id, backupType: '', cId: null, url: '', errMsg: '', ok: false };
+    const key = `${r.backup_id}\n${r.url ?? ''}`;
+    const b = byId.get(key) ?? { backupId: r.backup_id, backupType: '', cId: null, url: r.url ?? '', errMsg: '', ok: false };
     b.backupType = r.backup_type ?? b.backupType;
     b.cId = r.c_id ?? b.cId;
-    b.url = r.url ?? b.url;
     if (r.state === 'start' && r.ts) b.start = r.ts;
     if (r.state === 'end') {
       if (r.ts) b.end = r.ts;
       b.errMsg = r.err_msg ?? '';
       b.ok = !FAILED.test(b.errMsg);
     }
-    byId.set(r.backup_id, b);
+    byId.set(key, b);
   }
-  return [...byId.values()].sort((a, b) => (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
+  const time = (b: LoggedBackup) => (b.start ?? b.end)?.getTime() ?? -Infinity;
+  return [...byId.values()].sort((a, b) => time(b) - time(a));
 }
 
-/** The container called `name` (Info.Name or the row's name): the running one if any, else the newest row. */
-export async function containerByName(db: AdminDb, name: string): Promise<(Container & { active: boolean }) | undefined> {
+/** A container some name stands for: its row name or its Info.Name is that name. */
+export type NamedContainer = Container & { active: boolean };
+
+/** Every container called `name` (row name or Info.Name), running ones first, newest first. */
+export async function containersNamed(db: AdminDb, name: string): Promise<NamedContainer[]> {
   const { rows } = await db.query<{ id: number; name: string | null; data: unknown; active: boolean }>(
     `SELECT c.id, c.name, c.data, coalesce(s.state = 'running', false) AS active
        FROM containers c
        LEFT JOIN container_state s ON s.c_id = c.id
       WHERE c.name = $1 OR c.data -> 'Info' ->> 'Name' = $1
-      ORDER BY coalesce(s.state = 'running', false) DESC, c.id DESC
-      LIMIT 1`,
+      ORDER BY coalesce(s.state = 'running', false) DESC, c.id DESC`,
     [name],
   );
+  return rows.map((row) => ({ ...parseContainer(row.id, row.name ?? name, row.data), active: row.active }));
+}
+
+/** The container with this id, if any. */
+export async function containerById(db: AdminDb, id: number): Promise<NamedContainer | undefined> {
+  const { rows } = await db.query<{ id: number; name: string | null; data: unknown; active: boolean }>(
+    `SELECT c.id, c.name, c.data, coalesce(s.state = 'running', false) AS active
+       FROM containers c LEFT JOIN container_state s ON s.c_id = c.id
+      WHERE c.id = $1`,
+    [id],
+  );
   const row = rows[0];
-  if (!row) return undefined;
-  return { ...parseContainer(row.id, row.name ?? name, row.data), active: row.active };
+  return row ? { ...parseContainer(row.id, row.name ?? `container-${row.id}`, row.data), active: row.active } : undefined;
 }
 
 export interface ActionLogRow {

@@ -2,10 +2,24 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { interruptSignal, setUp } from '../cli.js';
+import { ConfigError } from '../errors.js';
+import type { OwnerRequest } from '../restore/source.js';
 import { runList, runRestore } from './restore.js';
 import { runVerify } from './verify.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+
+const containerId = z.coerce.number({ message: '--id expects a container id (a number)' }).int().positive('--id expects a container id').optional();
+
+/** NAME (with --id when it stands for several containers) or --admin-db: whose backups. */
+function ownerOf(name: string | undefined, flags: { adminDb?: boolean | undefined; id?: number | undefined }): OwnerRequest {
+  if (flags.adminDb) {
+    if (name !== undefined || flags.id !== undefined) throw new ConfigError('--admin-db names the admin database: give no container name or --id with it');
+    return { adminDb: true };
+  }
+  if (name === undefined) throw new ConfigError("say whose backups: a container's name, or --admin-db for the admin database's own");
+  return { name, ...(flags.id !== undefined ? { id: flags.id } : {}) };
+}
 
 const restoreFlags = z.object({
   backupId: z.string().trim().min(1, '--backup-id expects a backup id (YYYY-MM-DD_HH:MM:SS) or latest').optional(),
@@ -14,38 +28,44 @@ const restoreFlags = z.object({
   toContainer: z.string().min(1).optional(),
   force: z.boolean().optional(),
   verify: z.boolean().optional(),
+  adminDb: z.boolean().optional(),
+  id: containerId,
   envFile: z.string().optional(),
 });
 
 const verifyFlags = z.object({
+  adminDb: z.boolean().optional(),
   sample: z.coerce.number({ message: '--sample expects a number' }).int().min(1, '--sample expects a number ≥ 1').max(1000).optional(),
   backupId: z.string().trim().min(1).optional(),
   envFile: z.string().optional(),
 });
 
-const listFlags = z.object({ json: z.boolean().optional(), envFile: z.string().optional() });
+const listFlags = z.object({ json: z.boolean().optional(), adminDb: z.boolean().optional(), id: containerId, envFile: z.string().optional() });
 
 export function registerRestoreCommands(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('restore')
     .description('stream a backup from S3 back into a database server (no temp files); refuses non-empty targets without --force')
-    .argument('<name>', "the container's name (its folder in S3), or _admin-db for the admin database's own backups")
-    .option('--backup-id <id>', 'which backup: a backup_id (see `list`) or latest (default: the newest one logged as successful)')
+    .argument('[name]', "the container's name (Info.Name or its row's name)")
+    .option('--id <id>', "the container's id in the admin DB, when the name stands for several")
+    .option('--admin-db', "the admin database's own backups (instead of a container's)")
+    .option('--backup-id <id>', 'which backup: a backup_id or folder id (see `list`), or latest (default: the newest one logged as successful)')
     .option('--database <db>', 'only this database of the backup (its name at backup time)')
     .option('--to <url>', 'target server: postgresql://[user@]host[:port][/db], mariadb://…[/db] or mongodb://…; a missing user/password is the engine admin account from the configuration; /db restores into that database')
     .option('--to-container <name>', 'target: an active container (the configured DB host, its Port)')
     .option('--force', 'replace what a non-empty target database holds')
     .option('--verify', 'test restore instead: into scratch databases on the verification server, counted, then dropped')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
-    .action(async (name: string, raw: unknown) => {
+    .action(async (name: string | undefined, raw: unknown) => {
       const flags = restoreFlags.parse(raw);
+      const owner = ownerOf(name, flags);
       const ctx = setUp(flags);
       const signal = interruptSignal(ctx.log);
       setExitCode(
         await runRestore(
           ctx.config,
           {
-            name,
+            owner,
             ...(flags.backupId !== undefined ? { backupId: flags.backupId } : {}),
             ...(flags.database !== undefined ? { database: flags.database } : {}),
             ...(flags.to !== undefined ? { to: flags.to } : {}),
@@ -61,7 +81,8 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
   program
     .command('verify')
     .description('test-restore backups into scratch databases on the verification servers (BACKUP_VERIFY_*_URL), count tables and rows, drop them; one action_log row each')
-    .argument('[names...]', 'containers to verify (default: every active container with a verification server, and _admin-db)')
+    .argument('[names...]', "containers to verify (default: every active container with a verification server, and the admin DB's backup)")
+    .option('--admin-db', "the admin database's own backup (with or without names)")
     .option('--sample <n>', 'verify only n of them: those verified longest ago first')
     .option('--backup-id <id>', 'with one name: verify this backup instead of the newest successful one')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
@@ -72,7 +93,7 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
       setExitCode(
         await runVerify(
           ctx.config,
-          { names, ...(flags.sample !== undefined ? { sample: flags.sample } : {}), ...(flags.backupId !== undefined ? { backupId: flags.backupId } : {}) },
+          { names, adminDb: flags.adminDb ?? false, ...(flags.sample !== undefined ? { sample: flags.sample } : {}), ...(flags.backupId !== undefined ? { backupId: flags.backupId } : {}) },
           { log: ctx.log, mask: ctx.mask, print, signal },
         ),
       );
@@ -81,12 +102,15 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
   program
     .command('list')
     .description("a container's backups: S3 folders with their objects and sizes, joined with the backups log, newest first")
-    .argument('<name>', "the container's name, or _admin-db")
+    .argument('[name]', "the container's name")
+    .option('--id <id>', "the container's id in the admin DB, when the name stands for several")
+    .option('--admin-db', "the admin database's own backups")
     .option('--json', 'one JSON document on stdout (logs go to stderr)')
     .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
-    .action(async (name: string, raw: unknown) => {
+    .action(async (name: string | undefined, raw: unknown) => {
       const flags = listFlags.parse(raw);
+      const owner = ownerOf(name, flags);
       const ctx = setUp(flags);
-      setExitCode(await runList(ctx.config, { name, json: flags.json ?? false }, { log: ctx.log, mask: ctx.mask, print }));
+      setExitCode(await runList(ctx.config, { owner, json: flags.json ?? false }, { log: ctx.log, mask: ctx.mask, print }));
     });
 }

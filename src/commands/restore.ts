@@ -7,22 +7,22 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import { activeContainers } from '../admin-db/queries.js';
-import { backupLog, containerByName, type LoggedBackup } from '../admin-db/restore-queries.js';
+import { backupLog, type LoggedBackup } from '../admin-db/restore-queries.js';
 import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
 import { findEngine } from '../engines/index.js';
 import { CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
-import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
 import type { RestoreStepContext } from '../pipeline/restore-step.js';
 import { describeS3Error } from '../pipeline/stream-step.js';
 import { optionalAdminDb, recordAction } from '../restore/admin.js';
 import { executeRestore } from '../restore/execute.js';
 import { planRestore } from '../restore/plan.js';
-import { engineOfObjects, findBackup, segmentOf, type BackupSource } from '../restore/source.js';
+import { backupLabel, engineOfObjects, findBackup, loggedFor, ownerFolders, resolveOwner, type BackupSource, type OwnerRequest } from '../restore/source.js';
 import { containerDestination, parseTargetUrl, type RestoreDestination } from '../restore/target.js';
 import { verifyBackup } from '../restore/verify.js';
-import { containerFolder, listBackupFolders, type BackupFolder } from '../storage/listing.js';
-import { createS3Client, s3Url } from '../storage/s3.js';
+import { ownerFolder, s3Url } from '../storage/layout.js';
+import type { BackupFolder } from '../storage/listing.js';
+import { createS3Client } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import { makeMasker, type Masker } from '../util/mask.js';
 
@@ -36,7 +36,8 @@ export interface CommandIo {
 }
 
 export interface RestoreOptions {
-  name: string;
+  /** Whose backup: a container by name (and id when the name stands for several), or the admin DB's own. */
+  owner: OwnerRequest;
   /** A backup_id, or 'latest' (the default). */
   backupId?: string;
   /** Only this database of the backup (its name at backup time). */
@@ -85,9 +86,9 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
   const client = createS3Client(config.s3);
   const db = await optionalAdminDb(config, io, opts.toContainer !== undefined);
   try {
-    const source = await backupsOf(config, () => findBackup({ client, config, db }, opts.name, opts.backupId));
+    const source = await backupsOf(config, () => findBackup({ client, config, db }, opts.owner, opts.backupId));
     io.print(
-      `Backup ${source.folder.backupId} of ${source.name} (${source.engine.name}, ${source.folder.objects.length} objects, ` +
+      `Backup ${backupLabel(source)} of ${source.name} (${source.engine.name}, ${source.folder.objects.length} objects, ` +
         `${formatBytes(source.folder.bytes)}) at ${s3Url(config.s3.bucket, source.folder.folder)}`,
     );
     io.print(`  chosen: ${source.reason}`);
@@ -106,16 +107,16 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
     const into = `${destination.label}${plan.databases.length ? ` (database${plan.databases.length > 1 ? 's' : ''} ${plan.databases.join(', ')})` : ' (whole server)'}`;
     io.print(`Restoring into ${into}`);
     for (const note of plan.notes) io.print(`  note: ${note}`);
-    io.log.info({ container: source.name, backupId: source.folder.backupId, target: destination.label, databases: plan.databases }, 'restore started');
+    io.log.info({ container: source.name, backupId: source.backupId, target: destination.label, databases: plan.databases }, 'restore started');
 
-    const what = `restore of backup ${source.folder.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}) into ${into}`;
+    const what = `restore of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)}) into ${into}`;
     let code = 0;
     let description: string;
     try {
       const run = await executeRestore(plan, source, stepContext(config, io, client, mask), io.print);
       description = `${what}: OK, ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`;
       io.print(`Restore finished: ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`);
-      io.log.info({ container: source.name, backupId: source.folder.backupId, bytes: run.bytes, durationMs: run.durationMs }, 'restore done');
+      io.log.info({ container: source.name, backupId: source.backupId, bytes: run.bytes, durationMs: run.durationMs }, 'restore done');
     } catch (err) {
       if (!(err instanceof Error)) throw err;
       const message = mask(err.message);
@@ -123,7 +124,7 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
       io.print(`Restore FAILED: ${message}`);
       const tail = err instanceof RestoreFailed && err.stderrTail && !message.includes(err.stderrTail) ? mask(err.stderrTail) : '';
       if (tail) io.print(tail.split('\n').map((l) => `  | ${l}`).join('\n'));
-      io.log.error({ container: source.name, backupId: source.folder.backupId, err: message }, 'restore failed');
+      io.log.error({ container: source.name, backupId: source.backupId, err: message }, 'restore failed');
       code = 1;
     }
     const recorded = await recordAction(db, { cId: source.cId, name: source.name, action: 'restore', description }, { log: io.log, mask });
@@ -140,16 +141,16 @@ async function containerTarget(db: AdminDb, name: string, source: BackupSource, 
   if (container.problem) throw new ConfigError(`--to-container ${name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) throw new ConfigError(`--to-container ${name}: unknown dbengine '${container.engine}'`);
-  if (engine !== source.engine) throw new ConfigError(`--to-container ${name} is a ${engine.name} container; backup ${source.folder.backupId} of '${source.name}' is ${source.engine.name}`);
+  if (engine !== source.engine) throw new ConfigError(`--to-container ${name} is a ${engine.name} container; backup ${source.backupId} of '${source.name}' is ${source.engine.name}`);
   return containerDestination(container, engine.configKey, config);
 }
 
 async function verifyOne(config: Config, source: BackupSource, db: AdminDb | undefined, client: S3Client, io: CommandIo): Promise<number> {
   io.print(`Verifying: a test restore into scratch databases on the verification server`);
   const outcome = await verifyBackup(source, config, stepContext(config, io, client));
-  const line = `verify ${source.name} ${source.folder.backupId}: ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+  const line = `verify ${source.name} ${source.backupId}: ${outcome.status.toUpperCase()}: ${outcome.summary}`;
   io.print(line);
-  const description = `verify of backup ${source.folder.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+  const description = `verify of backup ${source.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
   const recorded = await recordAction(db, { cId: source.cId, name: source.name, action: 'verify', description }, io);
   if (outcome.status !== 'ok') return 1;
   return recorded ? 0 : 4;
@@ -158,43 +159,58 @@ async function verifyOne(config: Config, source: BackupSource, db: AdminDb | und
 // ------------------------------------------------------------------------------------------------------------- list
 
 export interface ListedBackup {
+  /** The backups rows' backup_id (local time), when the log or the folder tells it. */
   backupId: string;
+  /** The folder in S3 (its folder id), when the backup is there. */
+  folderId?: string;
   inS3: boolean;
   bytes: number;
-  /** Whether the backup has its manifest.json (digests and row counts). */
+  /** Whether the backup has its manifest.json (identity, digests and row counts). */
   manifest: boolean;
-  objects: { name: string; key: string; bytes: number; lastModified?: string }[];
+  /** Written before the current key layout. */
+  legacy: boolean;
+  objects: { name: string; key: string; bytes: number; lastModified?: string; storageClass?: string }[];
   /** From the backups log: ok, failed, started (no end row), or unlogged (S3 only). */
   status: 'ok' | 'failed' | 'started' | 'unlogged';
   backupType?: string;
+  /** UTC, when the backup started: the log's start row, else what the folder tells. */
   start?: string;
   end?: string;
   errMsg?: string;
 }
 
-/** S3 folders and log entries merged by backup_id, newest first. Pure. */
-export function mergeBackups(folders: readonly BackupFolder[], log: readonly LoggedBackup[]): ListedBackup[] {
-  const ids = new Set([...folders.map((f) => f.backupId), ...log.map((l) => l.backupId)]);
-  return [...ids]
-    .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))
-    .map((backupId) => {
-      const folder = folders.find((f) => f.backupId === backupId);
-      const logged = log.find((l) => l.backupId === backupId);
+/** S3 folders and log entries merged (a log entry belongs to the folder its url points into), newest first. Pure. */
+export function mergeBackups(bucket: string, folders: readonly BackupFolder[], log: readonly LoggedBackup[]): ListedBackup[] {
+  const used = new Set<LoggedBackup>();
+  const entries: { folder?: BackupFolder; logged?: LoggedBackup }[] = folders.map((folder) => {
+    const logged = loggedFor(bucket, folder, log);
+    if (logged) used.add(logged);
+    return { folder, ...(logged ? { logged } : {}) };
+  });
+  for (const logged of log) if (!used.has(logged)) entries.push({ logged });
+  const startOf = (e: (typeof entries)[number]) => (e.logged?.start ?? e.folder?.startedAt)?.getTime() ?? -Infinity;
+  return entries
+    .sort((a, b) => startOf(b) - startOf(a))
+    .map(({ folder, logged }) => {
       const status: ListedBackup['status'] = !logged ? 'unlogged' : logged.end === undefined ? 'started' : logged.ok ? 'ok' : 'failed';
+      const start = logged?.start ?? folder?.startedAt;
       return {
-        backupId,
+        backupId: logged?.backupId ?? folder?.folderId ?? '',
+        ...(folder ? { folderId: folder.folderId } : {}),
         inS3: folder !== undefined,
         bytes: folder?.bytes ?? 0,
         manifest: folder?.manifest !== undefined,
+        legacy: folder?.legacy ?? false,
         objects: (folder?.objects ?? []).map((o) => ({
           name: o.name,
           key: o.key,
           bytes: o.bytes,
           ...(o.lastModified ? { lastModified: o.lastModified.toISOString() } : {}),
+          ...(o.storageClass ? { storageClass: o.storageClass } : {}),
         })),
         status,
         ...(logged?.backupType ? { backupType: logged.backupType } : {}),
-        ...(logged?.start ? { start: logged.start.toISOString() } : {}),
+        ...(start ? { start: start.toISOString() } : {}),
         ...(logged?.end ? { end: logged.end.toISOString() } : {}),
         ...(logged?.errMsg ? { errMsg: logged.errMsg } : {}),
       };
@@ -204,36 +220,36 @@ export function mergeBackups(folders: readonly BackupFolder[], log: readonly Log
 const STATUS_TEXT: Record<ListedBackup['status'], string> = { ok: 'OK', failed: 'FAILED', started: 'NO END', unlogged: 'NOT LOGGED' };
 const utc = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
 
-export async function runList(config: Config, opts: { name: string; json: boolean }, io: Omit<CommandIo, 'signal'>): Promise<number> {
+export async function runList(config: Config, opts: { owner: OwnerRequest; json: boolean }, io: Omit<CommandIo, 'signal'>): Promise<number> {
   const client = createS3Client(config.s3);
   const db = await optionalAdminDb(config, io, false);
   try {
-    const segment = segmentOf(opts.name);
-    const location = s3Url(config.s3.bucket, containerFolder(config.s3.prefix, segment));
-    const folders = await backupsOf(config, () => listBackupFolders(client, config.s3.bucket, config.s3.prefix, segment));
-    const log = db ? await backupLog(db, opts.name) : [];
-    const container = db && opts.name !== ADMIN_DB_SEGMENT ? await containerByName(db, opts.name) : undefined;
+    const owner = await backupsOf(config, () => resolveOwner({ client, config, db }, opts.owner));
+    const location = s3Url(config.s3.bucket, ownerFolder(config.s3.prefix, owner.segment));
+    const log = db ? await backupLog(db, owner.owner.kind === 'admin-db' ? { adminDb: true, name: owner.name } : { cId: owner.cId ?? -1, name: owner.name }) : undefined;
+    const folders = await backupsOf(config, () => ownerFolders({ client, config }, owner, log));
     const engine =
-      opts.name === ADMIN_DB_SEGMENT ? 'Postgres' : (container && findEngine(container.engine)?.name) ?? engineOfObjects(folders[0]?.objects.map((o) => o.name) ?? [])?.name;
-    const backups = mergeBackups(folders, log);
+      owner.owner.kind === 'admin-db' ? 'Postgres' : (owner.container && findEngine(owner.container.engine)?.name) ?? engineOfObjects(folders[0]?.objects.map((o) => o.name) ?? [])?.name;
+    const backups = mergeBackups(config.s3.bucket, folders, log ?? []);
     if (opts.json) {
-      io.print(JSON.stringify({ name: opts.name, engine: engine ?? null, location, backupsLogRead: db !== undefined, backups }));
+      io.print(JSON.stringify({ name: owner.name, id: owner.cId, engine: engine ?? null, location, backupsLogRead: db !== undefined, backups }));
       return backups.length ? 0 : 1;
     }
+    const who = owner.cId !== null ? `${owner.name} (id ${owner.cId}${engine ? `, ${engine}` : ''})` : `${owner.name}${engine ? ` (${engine})` : ''}`;
     if (backups.length === 0) {
-      io.print(`No backups of ${opts.name}: nothing in ${location}${db ? ' and no rows in the backups log' : ''}.`);
+      io.print(`No backups of ${who}: nothing in ${location}${db ? ' and no rows in the backups log' : ''}.`);
       return 1;
     }
-    io.print(`Backups of ${opts.name}${engine ? ` (${engine})` : ''} in ${location}, newest first${db ? '' : ' (admin DB unreachable: S3 only)'}:`);
-    io.print(`${'BACKUP ID'.padEnd(21)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STARTED (UTC)'.padEnd(22)}${'ENDED (UTC)'.padEnd(22)}`);
+    io.print(`Backups of ${who} in ${location}, newest first${db ? '' : ' (admin DB unreachable: S3 only)'}:`);
+    io.print(`${'BACKUP ID'.padEnd(22)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STARTED (UTC)'.padEnd(22)}${'ENDED (UTC)'.padEnd(22)}FOLDER`);
     for (const b of backups) {
       io.print(
-        `${b.backupId.padEnd(21)}${(b.backupType ?? '-').padEnd(8)}${STATUS_TEXT[b.status].padEnd(12)}${(b.inS3 ? formatBytes(b.bytes) : 'not in S3').padStart(10)}  ` +
-          `${utc(b.start).padEnd(22)}${utc(b.end).padEnd(22)}`,
+        `${b.backupId.padEnd(22)}${(b.backupType ?? '-').padEnd(8)}${STATUS_TEXT[b.status].padEnd(12)}${(b.inS3 ? formatBytes(b.bytes) : 'not in S3').padStart(10)}  ` +
+          `${utc(b.start).padEnd(22)}${utc(b.end).padEnd(22)}${b.folderId ?? '-'}${b.legacy ? ' (legacy layout)' : ''}`,
       );
       if (b.errMsg) io.print(`    ${firstLine(b.errMsg)}`);
-      for (const o of b.objects) io.print(`    ${o.name.padEnd(40)} ${formatBytes(o.bytes).padStart(10)}`);
-      if (b.inS3) io.print(`    ${b.manifest ? 'manifest.json: SHA-256 per object, rows per table' : '(no manifest)'}`);
+      for (const o of b.objects) io.print(`    ${o.name.padEnd(40)} ${formatBytes(o.bytes).padStart(10)}${o.storageClass ? `  ${o.storageClass}` : ''}`);
+      if (b.inS3) io.print(`    ${b.manifest ? 'manifest.json: identity, SHA-256 per object, rows per table' : '(no manifest)'}`);
     }
     return 0;
   } finally {

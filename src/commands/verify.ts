@@ -10,17 +10,19 @@ import { findEngine, type Engine } from '../engines/index.js';
 import { postgres } from '../engines/postgres.js';
 import { ConfigError } from '../errors.js';
 import type { BackupResult } from '../pipeline/backup-job.js';
-import { ADMIN_DB_SEGMENT } from '../pipeline/jobs.js';
 import { optionalAdminDb, recordAction } from '../restore/admin.js';
-import { engineOfObjects, findBackup, type BackupSource } from '../restore/source.js';
+import { backupLabel, engineOfObjects, findBackup, resolvedOwner, type BackupSource, type OwnerRequest } from '../restore/source.js';
 import { canVerifyEngine, verifyBackup, type VerifyOutcome } from '../restore/verify.js';
+import { ADMIN_DB_NAME, s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
-import { createS3Client, s3Url } from '../storage/s3.js';
+import { createS3Client } from '../storage/s3.js';
 import type { Masker } from '../util/mask.js';
 import { stepContext, type CommandIo } from './restore.js';
 
 export interface VerifyOptions {
   names: string[];
+  /** The admin DB's own backups too (with names), or alone. */
+  adminDb?: boolean;
   /** Verify this many (rotating), of the named containers or of every active one. */
   sample?: number;
   backupId?: string;
@@ -37,11 +39,11 @@ export function rotate<T extends { name: string }>(items: readonly T[], last: Re
 async function verifyAndRecord(config: Config, source: BackupSource, db: AdminDb | undefined, ctx: ReturnType<typeof stepContext>, io: { log: Logger; mask: Masker }): Promise<VerifyOutcome> {
   const outcome = await verifyBackup(source, config, ctx);
   io.log[outcome.status === 'failed' ? 'error' : 'info'](
-    { container: source.name, backupId: source.folder.backupId, status: outcome.status, durationMs: outcome.durationMs },
+    { container: source.name, backupId: source.backupId, folder: source.folder.folderId, status: outcome.status, durationMs: outcome.durationMs },
     `verify ${outcome.status}: ${outcome.summary}`,
   );
   if (outcome.status !== 'skipped') {
-    const description = `verify of backup ${source.folder.backupId} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+    const description = `verify of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
     await recordAction(db, { cId: source.cId, name: source.name, action: 'verify', description }, io);
   }
   return outcome;
@@ -53,38 +55,46 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
   if (!config.verify.postgresUrl && !config.verify.mariadbUrl) {
     throw new ConfigError('no verification server: set BACKUP_VERIFY_POSTGRES_URL and/or BACKUP_VERIFY_MARIADB_URL');
   }
-  if (opts.backupId !== undefined && opts.names.length !== 1) throw new ConfigError('--backup-id goes with one container name');
+  const named = opts.names.length + (opts.adminDb ? 1 : 0);
+  if (opts.backupId !== undefined && named !== 1) throw new ConfigError('--backup-id goes with one container name (or --admin-db alone)');
   const client = createS3Client(config.s3);
-  const db = await optionalAdminDb(config, io, opts.names.length === 0);
+  const db = await optionalAdminDb(config, io, named === 0);
   try {
-    let names = opts.names;
-    if (names.length === 0) {
+    // What to verify: each with the name its rotation and action_log row go by.
+    let wanted: { name: string; request: OwnerRequest }[] = [
+      ...(opts.adminDb ? [{ name: ADMIN_DB_NAME, request: { adminDb: true } as const }] : []),
+      ...opts.names.map((name) => ({ name, request: { name } })),
+    ];
+    if (named === 0) {
       // Every active container whose engine has a verification server, and the admin DB itself.
       const active = (await activeContainers(db!)).filter((c) => !c.problem && canVerify(config, findEngine(c.engine)));
-      names = [...(canVerify(config, postgres) ? [ADMIN_DB_SEGMENT] : []), ...active.map((c) => c.name)];
+      wanted = [
+        ...(canVerify(config, postgres) ? [{ name: ADMIN_DB_NAME, request: { adminDb: true } as const }] : []),
+        ...active.map((c) => ({ name: c.name, request: { name: c.name, id: c.id } })),
+      ];
     }
     if (opts.sample !== undefined) {
-      const last = db ? await lastVerified(db, names) : new Map<string, Date>();
-      names = rotate(names.map((name) => ({ name })), last, opts.sample).map((n) => n.name);
+      const last = db ? await lastVerified(db, wanted.map((w) => w.name)) : new Map<string, Date>();
+      wanted = rotate(wanted, last, opts.sample);
     }
-    if (names.length === 0) {
+    if (wanted.length === 0) {
       io.print('Nothing to verify: no active container has a verification server for its engine.');
       return 0;
     }
-    io.print(`Verifying ${names.length} backup${names.length === 1 ? '' : 's'} by test restores:`);
+    io.print(`Verifying ${wanted.length} backup${wanted.length === 1 ? '' : 's'} by test restores:`);
     const outcomes: VerifyOutcome[] = [];
-    for (const name of names) {
+    for (const { name, request } of wanted) {
       if (io.signal.aborted) break;
       let source: BackupSource;
       try {
-        source = await findBackup({ client, config, db }, name, opts.backupId);
+        source = await findBackup({ client, config, db }, request, opts.backupId);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         const outcome: VerifyOutcome = { name, backupId: '-', engine: '?', status: 'failed', summary: err.message, databases: [], bytes: 0, durationMs: 0 };
         outcomes.push(outcome);
         io.print(outcomeLine(outcome));
         // Recorded too, so the rotation moves on to the others instead of picking this one every time.
-        await recordAction(db, { cId: null, name, action: 'verify', description: `verify: FAILED: ${err.message}` }, io);
+        await recordAction(db, { cId: 'id' in request ? (request.id ?? null) : null, name, action: 'verify', description: `verify: FAILED: ${err.message}` }, io);
         continue;
       }
       const outcome = await verifyAndRecord(config, source, db, stepContext(config, io, client), io);
@@ -95,7 +105,7 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
     const skipped = outcomes.filter((o) => o.status === 'skipped').length;
     io.print(`${outcomes.length - failed - skipped} verified, ${failed} failed, ${skipped} could not be verified`);
     // A container named on the command line that could not be verified is a failure too.
-    return failed > 0 || (opts.names.length > 0 && skipped > 0) || io.signal.aborted ? 1 : 0;
+    return failed > 0 || (named > 0 && skipped > 0) || io.signal.aborted ? 1 : 0;
   } finally {
     client.destroy();
     await db?.end().catch(() => {});
@@ -104,20 +114,17 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
 
 /** A backup just made, as a restore source (its objects are the ones the run uploaded). */
 function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefined {
-  const first = r.objects[0];
-  const marker = `/${r.backupId}/`;
-  const at = first?.key.indexOf(marker) ?? -1;
-  if (!first || at < 0) return undefined;
-  const folderKey = first.key.slice(0, at + marker.length);
-  const segment = folderKey.slice(0, at).split('/').pop() ?? '';
+  if (r.objects.length === 0) return undefined;
+  const folderId = r.folder.split('/').at(-2) ?? '';
   const folder: BackupFolder = {
-    backupId: r.backupId,
-    folder: folderKey,
-    objects: r.objects.map((o) => ({ name: o.key.slice(folderKey.length), key: o.key, bytes: o.bytes })),
+    folderId,
+    folder: r.folder,
+    legacy: false,
+    objects: r.objects.map((o) => ({ name: o.key.slice(r.folder.length), key: o.key, bytes: o.bytes })),
     bytes: r.bytes,
-    ...(r.manifest ? { manifest: { name: r.manifest.key.slice(folderKey.length), ...r.manifest } } : {}),
+    ...(r.manifest ? { manifest: { name: r.manifest.key.slice(r.folder.length), ...r.manifest } } : {}),
   };
-  return { name: r.name, segment, cId: r.cId, engine, folder, reason: "tonight's backup" };
+  return { ...resolvedOwner(r.owner), engine, folder, backupId: r.backupId, reason: "tonight's backup" };
 }
 
 /**

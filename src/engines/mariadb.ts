@@ -1,6 +1,6 @@
-// MariaDB (and MySQL): the whole server in one consistent logical dump, `{Name}_{backup_id}.sql` (+ .gz / .zst).
+// MariaDB (and MySQL): the whole server in one consistent logical dump, `all-databases.sql` (+ .gz / .zst).
 import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, Target } from './types.js';
-import { COMPRESSION_SUFFIX, compressionOf, safeSegment } from './names.js';
+import { COMPRESSION_SUFFIX, compressionOf } from './names.js';
 
 /** The largest packet either side may need for one row or one extended INSERT (the server's own limit is 1 GiB). */
 const MAX_PACKET = '--max-allowed-packet=1G';
@@ -91,7 +91,7 @@ export const mariadb: Engine = {
     return [
       {
         command: mariadbCommand('mariadb-dump', t, DUMP_OPTIONS),
-        objectName: `${safeSegment(t.container.name)}_${t.backupId}.sql${COMPRESSION_SUFFIX[t.compression]}`,
+        objectName: `all-databases.sql${COMPRESSION_SUFFIX[t.compression]}`,
         compression: t.compression,
         rowCounting: { kind: 'mariadb-sql' },
       },

@@ -1,6 +1,7 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
 import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, Target } from './types.js';
-import { compressionOf, safeSegment } from './names.js';
+import { compressionOf } from './names.js';
+import { decodeName, encodeName } from '../storage/layout.js';
 
 const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
   WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname`;
@@ -28,11 +29,15 @@ export function connectionFromUrl(url: string): PgConnection & { database: strin
   };
 }
 
+/** A database's object: its name, one-to-one and readable when plain (storage/layout.ts encodeName). */
+export const databaseObjectName = (database: string): string => `${encodeName(database)}.dump`;
+
 /** pg_dump -Fc of one database: the containers' databases and the admin DB's own backup. */
-export function dumpDatabaseStep(conn: PgConnection, database: string, objectName: string, sizeHint?: number): DumpStep {
+export function dumpDatabaseStep(conn: PgConnection, database: string, sizeHint?: number): DumpStep {
   return {
     command: { argv: ['pg_dump', '-Fc', '--no-password', '-d', dbConninfo(database)], ...connection(conn) },
-    objectName,
+    objectName: databaseObjectName(database),
+    database,
     compression: 'none',
     ...(sizeHint ? { sizeHint } : {}),
     rowCounting: { kind: 'pg-snapshot', conn, database, snapshotArgs: (snapshot) => [`--snapshot=${snapshot}`] },
@@ -54,10 +59,10 @@ export function parseDatabaseList(output: string): { name: string; size: number 
     });
 }
 
-const GLOBALS_OBJECT = /_globals\.sql(\.gz|\.zst)?$/;
+const GLOBALS_OBJECT = /(^|_)globals\.sql(\.gz|\.zst)?$/;
 const DUMP_OBJECT = /\.dump(\.gz|\.zst)?$/;
 
-/** `{Name}_globals.sql[.gz|.zst]`: the roles and tablespaces. */
+/** `globals.sql` (`{Name}_globals.sql` in legacy folders), [.gz|.zst]: the roles and tablespaces. */
 export const isGlobalsObject = (name: string): boolean => GLOBALS_OBJECT.test(name);
 /** `….dump[.gz|.zst]`: one database's pg_dump -Fc. */
 export const isDatabaseDump = (name: string): boolean => DUMP_OBJECT.test(name);
@@ -74,16 +79,13 @@ export const postgres: Engine = {
   }),
 
   dumpSteps(t: Target, inventoryOutput: string): DumpStep[] {
-    const name = safeSegment(t.container.name);
     const globals: DumpStep = {
       command: { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], ...connection(t) },
-      objectName: `${name}_globals.sql`,
+      objectName: 'globals.sql',
       compression: 'none',
       small: true,
     };
-    const databases = parseDatabaseList(inventoryOutput).map((db) =>
-      dumpDatabaseStep(t, db.name, `${name}_${safeSegment(db.name)}.dump`, db.size),
-    );
+    const databases = parseDatabaseList(inventoryOutput).map((db) => dumpDatabaseStep(t, db.name, db.size));
     return [globals, ...databases];
   },
 
@@ -91,7 +93,7 @@ export const postgres: Engine = {
    * The globals first (roles must exist before the objects they own), filtered so roles the target already has are
    * left alone, with ON_ERROR_STOP; then one pg_restore per database, read from stdin. See pgRestoreCommand.
    */
-  restoreSteps(objectNames: string[], to: RestoreTarget, source?: RestoreSource): RestoreStep[] {
+  restoreSteps(objectNames: string[], to: RestoreTarget, source: RestoreSource = { databaseOf: databaseOfObject }): RestoreStep[] {
     const steps: RestoreStep[] = [];
     const globals = objectNames.find(isGlobalsObject);
     if (globals && !to.noOwner) {
@@ -105,7 +107,7 @@ export const postgres: Engine = {
       });
     }
     for (const objectName of objectNames.filter(isDatabaseDump)) {
-      if (to.database !== undefined && databaseOfObject(objectName, source?.segment) !== to.database) continue;
+      if (to.database !== undefined && source.databaseOf(objectName) !== to.database) continue;
       steps.push({ objectName, compression: compressionOf(objectName), command: pgRestoreCommand(to) });
     }
     return steps;
@@ -113,14 +115,13 @@ export const postgres: Engine = {
 };
 
 /**
- * `{Name}_{db}.dump` → db. The container name may itself contain '_', so it is cut off by the backup's segment when
- * known; the admin DB's own backup is `{db}.dump` with no container part.
+ * `{encodeName(db)}.dump[.gz|.zst]` → db. Legacy folders named it `{segment}_{db}.dump` with a lossy db: give their
+ * segment to cut it off (their manifests, where present, hold the real name).
  */
-export function databaseOfObject(objectName: string, segment?: string): string {
+export function databaseOfObject(objectName: string, legacySegment?: string): string {
   const base = objectName.replace(/\.dump(\.gz|\.zst)?$/, '');
-  if (segment !== undefined) return base.startsWith(`${segment}_`) ? base.slice(segment.length + 1) : base;
-  const cut = base.indexOf('_');
-  return cut >= 0 ? base.slice(cut + 1) : base;
+  if (legacySegment !== undefined) return base.startsWith(`${legacySegment}_`) ? base.slice(legacySegment.length + 1) : base;
+  return decodeName(base) ?? base;
 }
 
 /**

@@ -48,15 +48,15 @@ export interface Target {
   user: string;
   password?: string;
   compression: Compression;
-  /** The backup's id (`YYYY-MM-DD_HH:MM:SS`), for engines whose object names carry it (MariaDB). */
-  backupId: string;
 }
 
 /** One object in S3, streamed from one command's stdout. */
 export interface DumpStep {
   command: Command;
-  /** File name under {prefix}/{Name}/{backup_id}/, compression suffix included. */
+  /** File name in the backup's folder, compression suffix included (storage/layout.ts). */
   objectName: string;
+  /** The database this object holds, by its real name (recorded in the manifest; restore finds it by it). */
+  database?: string;
   compression: Compression;
   /** Expected size in bytes, when the server can tell (sizes the upload's parts). */
   sizeHint?: number;
@@ -113,10 +113,10 @@ export interface RestoreTarget {
   extraEnv?: Record<string, string>;
 }
 
-/** Where a backup's objects came from: object names start with the container's key segment. */
+/** What restore knows of a backup's objects beyond their names. */
 export interface RestoreSource {
-  /** The backup's folder segment under the prefix (safeSegment of the container name, or `_admin-db`). */
-  segment: string;
+  /** The database an object holds, by its real name (from the manifest, or the object's name). */
+  databaseOf(objectName: string): string;
 }
 
 export interface Engine {

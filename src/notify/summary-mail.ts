@@ -1,6 +1,6 @@
 // The summary mail, built from a RunSummary: failures first with their error, then every backup. Pure.
 import type { RunSummary } from '../summary.js';
-import { failedResults } from '../summary.js';
+import { failedResults, failureCount } from '../summary.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Masker } from '../util/mask.js';
 
@@ -14,10 +14,11 @@ const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function summarySubject(s: RunSummary): string {
-  const failed = failedResults(s).length;
+  const failed = failureCount(s);
+  const due = s.results.length + s.missed.length + s.abandoned.length;
   const what = `mydb-backup ${s.kind} on ${s.host}`;
-  if (s.interrupted) return `[mydb-backup] INTERRUPTED: ${what}, ${failed} of ${s.results.length} backups failed`;
-  if (failed > 0) return `[mydb-backup] FAILED: ${failed} of ${s.results.length} backups failed (${what})`;
+  if (s.interrupted) return `[mydb-backup] INTERRUPTED: ${what}, ${failed} of ${due} backups failed`;
+  if (failed > 0) return `[mydb-backup] FAILED: ${failed} of ${due} backups failed (${what})`;
   if (s.problems.length > 0) return `[mydb-backup] WARNING: ${s.results.length} backups OK, ${s.problems.length} problems (${what})`;
   return `[mydb-backup] OK: ${s.results.length} backups (${what})`;
 }
@@ -39,6 +40,12 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     for (const r of failures) text.push(`  ${r.name} (${r.backupType}, ${r.backupId}): ${r.errMsg}`);
     text.push('');
   }
+  if (s.missed.length) text.push('NOT BACKED UP', ...s.missed.map((m) => `  ${m.name}: ${m.reason}`), '');
+  if (s.abandoned.length) {
+    text.push('ABANDONED (the process that started these died; their end rows say so now)');
+    for (const a of s.abandoned) text.push(`  ${a.name} (${a.backupType}, ${a.backupId}, started ${a.startedAt.toISOString()}): ${a.url}`);
+    text.push('');
+  }
   if (s.verification.length) text.push(...s.verification, '');
   text.push('ALL BACKUPS');
   for (const r of ordered) {
@@ -46,8 +53,9 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
       `  ${r.ok ? 'OK    ' : 'FAILED'} ${r.name.padEnd(24)} ${r.backupType.padEnd(7)} ${formatBytes(r.bytes).padStart(10)} ${formatDuration(r.durationMs).padStart(12)}  ${r.url}`,
     );
   }
+  if (s.covered.length) text.push('', `Backed up by another run while this one waited: ${s.covered.map((c) => `${c.name} (${c.by})`).join(', ')}`);
   if (s.skipped.length) {
-    text.push('', `Not due in this run: ${s.skipped.map((k) => `${k.name} (${k.reason})`).join(', ')}`);
+    text.push('', `Not backed up by this run: ${s.skipped.map((k) => `${k.name} (${k.reason})`).join(', ')}`);
   }
 
   const rowsHtml = ordered
@@ -66,6 +74,13 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     failures.length
       ? `<h3>Failed</h3><ul>${failures.map((r) => `<li><b>${escapeHtml(r.name)}</b>: <pre>${escapeHtml(r.errMsg)}</pre></li>`).join('')}</ul>`
       : '',
+    s.missed.length ? `<h3>Not backed up</h3><ul>${s.missed.map((m) => `<li><b>${escapeHtml(m.name)}</b>: ${escapeHtml(m.reason)}</li>`).join('')}</ul>` : '',
+    s.abandoned.length
+      ? `<h3>Abandoned</h3><p>The process that started these died; their end rows say so now.</p><ul>${s.abandoned
+          .map((a) => `<li><b>${escapeHtml(a.name)}</b> ${escapeHtml(a.backupType)} ${escapeHtml(a.backupId)}: <code>${escapeHtml(a.url)}</code></li>`)
+          .join('')}</ul>`
+      : '',
+    s.covered.length ? `<p>Backed up by another run while this one waited: ${escapeHtml(s.covered.map((c) => `${c.name} (${c.by})`).join(', '))}</p>` : '',
     s.verification.length ? `<h3>Test restores</h3><pre>${escapeHtml(s.verification.join('\n'))}</pre>` : '',
     '<table border="1" cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">',
     '<tr><th>Status</th><th>Container</th><th>Type</th><th>Size</th><th>Duration</th><th>S3 URL</th><th>Error</th></tr>',

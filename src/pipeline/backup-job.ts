@@ -8,25 +8,29 @@ import type { Config } from '../config.js';
 import type { DumpStep } from '../engines/index.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from '../plan.js';
-import { backupFolder, deleteObjects, s3Url } from '../storage/s3.js';
+import { backupFolder, MANIFEST_NAME, newFolderId, ownerSegment, s3Url, type BackupOwner } from '../storage/layout.js';
+import { folderIsEmpty } from '../storage/listing.js';
+import { newManifest, putManifest, type ManifestObject, type ManifestOwner } from '../storage/manifest.js';
+import { deleteObjects } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Masker } from '../util/mask.js';
 import { formatBackupId } from '../util/time.js';
 import { renderCommand } from './command.js';
-import { MANIFEST_NAME, newManifest, putManifest, type ManifestObject } from '../storage/manifest.js';
 import { describeS3Error, mibPerSecond, streamStepToS3 } from './stream-step.js';
 
 export interface BackupJob {
   /** The name in backups rows (the container's Name). */
   name: string;
   cId: number | null;
-  /** The S3 folder segment under the prefix. */
-  segment: string;
+  /** Whose folder the backup goes into (storage/layout.ts). */
+  owner: BackupOwner;
+  /** Who this backup is of, as its manifest records it (restore and verify check it). */
+  identity: ManifestOwner;
   backupType: BackupType;
   /** The engine's name (Postgres, MariaDB, MongoDB), for the manifest. */
   engine: string;
   /** The steps, after asking the server what it holds; throws BackupFailed when the job cannot run. */
-  steps(backupId: string): Promise<DumpStep[]>;
+  steps(): Promise<DumpStep[]>;
   /** The command to record when steps() itself fails (e.g. the database listing). */
   preflightCommand?: string;
 }
@@ -39,14 +43,24 @@ export interface BackupDeps {
   signal: AbortSignal;
   /** Writes one backups row; never throws (rows that cannot be written are logged whole). */
   recordRow: (row: BackupRow) => Promise<void>;
-  now?: () => Date;
+  /**
+   * The backups rows' backup_id for a backup of this job starting at local time `candidate`, unique among the job's
+   * rows (a second backup in the same second, or in the hour DST repeats, gets a suffix). Absent: the candidate.
+   */
+  uniqueBackupId?: (job: BackupJob, candidate: string) => Promise<string>;
+  /** The moment a backup is named by (folder, backup_id, the manifest's startedAt); default the real time. For tests. */
+  clock?: () => Date;
 }
 
 export interface BackupResult {
   name: string;
   cId: number | null;
+  owner: BackupOwner;
   backupType: BackupType;
+  /** The backups rows' backup_id (local time). */
   backupId: string;
+  /** The backup's folder key (ends in '/'). */
+  folder: string;
   url: string;
   command: string;
   ok: boolean;
@@ -69,15 +83,19 @@ export function errMsgOf(err: unknown, mask: Masker): string {
 
 export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<BackupResult> {
   const { config, mask } = deps;
-  const started = (deps.now ?? (() => new Date()))();
-  const backupId = formatBackupId(started);
-  const folder = backupFolder(config.s3.prefix, job.segment, backupId);
-  const log = deps.log.child({ container: job.name, backupId, backupType: job.backupType });
+  const started = new Date();
+  const namedAt = deps.clock?.() ?? started;
+  const localId = formatBackupId(namedAt);
+  let folder = backupFolder(config.s3.prefix, ownerSegment(job.owner), newFolderId(namedAt));
+  let backupId = localId;
+  let log = deps.log.child({ container: job.name, backupId, backupType: job.backupType });
   const result: BackupResult = {
     name: job.name,
     cId: job.cId,
+    owner: job.owner,
     backupType: job.backupType,
     backupId,
+    folder,
     url: s3Url(config.s3.bucket, folder),
     command: job.preflightCommand ?? '',
     ok: false,
@@ -90,7 +108,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     cId: result.cId,
     name: result.name,
     state,
-    backupId,
+    backupId: result.backupId,
     backupType: job.backupType,
     url: result.url,
     command: result.command,
@@ -100,7 +118,11 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
   let startWritten = false;
   try {
     if (deps.signal.aborted) throw new BackupFailed('interrupted');
-    const steps = await job.steps(backupId);
+    backupId = result.backupId = (await deps.uniqueBackupId?.(job, localId)) ?? localId;
+    log = deps.log.child({ container: job.name, backupId, backupType: job.backupType });
+    folder = result.folder = await emptyFolder(deps, job, namedAt, folder);
+    result.url = s3Url(config.s3.bucket, folder);
+    const steps = await job.steps();
     result.command = steps.map((s) => `${renderCommand(s.command, mask)} > ${s.objectName}`).join(' ; ');
     // One object: the url is the object; several (PostgreSQL): the url is the folder holding them.
     if (steps.length === 1 && steps[0]) result.url = s3Url(config.s3.bucket, folder + steps[0].objectName);
@@ -126,6 +148,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
       result.bytes += out.bytes;
       listed.push({
         name: step.objectName,
+        ...(step.database !== undefined ? { database: step.database } : {}),
         bytes: out.bytes,
         sha256: out.sha256,
         ...(out.rows && 'counts' in out.rows ? { rows: out.rows.counts } : {}),
@@ -138,9 +161,11 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     const manifest = newManifest({
       name: job.name,
       backupId,
+      folder: folder.split('/').at(-2) ?? '',
+      owner: job.identity,
       backupType: job.backupType,
       engine: job.engine,
-      startedAt: started.toISOString(),
+      startedAt: namedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       objects: listed,
     });
@@ -172,4 +197,24 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     log.error({ url: result.url, err: result.errMsg, durationMs: result.durationMs }, 'backup failed');
   }
   return result;
+}
+
+/**
+ * A backup never writes into a folder that already holds anything: the folder id is random past the millisecond, and
+ * is checked empty before the first write (in the rare case it is not, another id is drawn). Conditional writes
+ * (BACKUP_S3_CONDITIONAL_WRITES) then make S3 itself refuse an overwrite where the store supports them.
+ */
+async function emptyFolder(deps: BackupDeps, job: BackupJob, namedAt: Date, first: string): Promise<string> {
+  const { config } = deps;
+  let folder = first;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      if (await folderIsEmpty(deps.client, config.s3.bucket, folder)) return folder;
+    } catch (err) {
+      throw new BackupFailed(`cannot list ${s3Url(config.s3.bucket, folder)} to check it is empty: ${deps.mask(describeS3Error(err))}`);
+    }
+    if (attempt === 5) throw new BackupFailed(`${attempt} new folders for this backup all held objects already (last: ${s3Url(config.s3.bucket, folder)})`);
+    deps.log.warn({ container: job.name, folder }, 'the new backup folder already holds objects: drawing another');
+    folder = backupFolder(config.s3.prefix, ownerSegment(job.owner), newFolderId(namedAt));
+  }
 }

@@ -2,19 +2,16 @@
 import type { Container } from '../admin-db/container-info.js';
 import type { Config } from '../config.js';
 import { findEngine, type DumpStep, type Engine, type Target } from '../engines/index.js';
-import { safeSegment } from '../engines/names.js';
 import { connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from '../plan.js';
+import { ADMIN_DB_NAME } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { captureCommand, renderCommand } from './command.js';
 import type { BackupJob } from './backup-job.js';
 
-/** The admin DB's own backups live at `{prefix}/_admin-db/{backup_id}/{database}.dump`; restore docs rely on it. */
-export const ADMIN_DB_SEGMENT = '_admin-db';
-
 /** What a container resolves to: its engine and how to reach it, or why it cannot be backed up. */
-export function resolveTarget(container: Container, config: Config, backupId: string): { engine: Engine; target: Target } {
+export function resolveTarget(container: Container, config: Config): { engine: Engine; target: Target } {
   if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) {
@@ -25,7 +22,6 @@ export function resolveTarget(container: Container, config: Config, backupId: st
     engine,
     target: {
       container,
-      backupId,
       host: config.dbHost,
       port: container.port,
       user: credentials.user,
@@ -36,8 +32,8 @@ export function resolveTarget(container: Container, config: Config, backupId: st
 }
 
 /** The steps of a container's backup, after asking its server what it holds (PostgreSQL: its databases). */
-export async function containerSteps(container: Container, backupId: string, config: Config, mask: Masker): Promise<DumpStep[]> {
-  const { engine, target } = resolveTarget(container, config, backupId);
+export async function containerSteps(container: Container, config: Config, mask: Masker): Promise<DumpStep[]> {
+  const { engine, target } = resolveTarget(container, config);
   const inventory = engine.inventory?.(target);
   const output = inventory
     ? await captureCommand(inventory, {
@@ -53,7 +49,7 @@ export function containerJob(container: Container, backupType: BackupType, confi
   let preflightCommand: string | undefined;
   let engineName = container.engine;
   try {
-    const { engine, target } = resolveTarget(container, config, '');
+    const { engine, target } = resolveTarget(container, config);
     engineName = engine.name;
     const inventory = engine.inventory?.(target);
     if (inventory) preflightCommand = renderCommand(inventory, mask);
@@ -63,22 +59,24 @@ export function containerJob(container: Container, backupType: BackupType, confi
   return {
     name: container.name,
     cId: container.id,
-    segment: safeSegment(container.name),
+    owner: { kind: 'container', id: container.id, name: container.name },
+    identity: { kind: 'container', id: container.id, name: container.name, engine: engineName, host: config.dbHost, port: container.port },
     backupType,
     engine: engineName,
     ...(preflightCommand ? { preflightCommand } : {}),
-    steps: (backupId) => containerSteps(container, backupId, config, mask),
+    steps: () => containerSteps(container, config, mask),
   };
 }
 
 export function adminDbJob(config: Config): BackupJob {
   const conn = connectionFromUrl(config.adminDbUrl);
   return {
-    name: ADMIN_DB_SEGMENT,
+    name: ADMIN_DB_NAME,
     cId: null,
-    segment: ADMIN_DB_SEGMENT,
+    owner: { kind: 'admin-db' },
+    identity: { kind: 'admin-db', database: conn.database, host: conn.host, port: conn.port },
     backupType: 'Admin',
     engine: 'Postgres',
-    steps: async () => [dumpDatabaseStep(conn, conn.database, `${safeSegment(conn.database)}.dump`)],
+    steps: async () => [dumpDatabaseStep(conn, conn.database)],
   };
 }

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { DumpStep } from '../engines/types.js';
 import { BackupFailed } from '../errors.js';
 import type { S3Settings } from '../storage/s3.js';
-import { deleteObjects, headObject, s3Url, sseMismatch } from '../storage/s3.js';
+import { deleteObjects, headObject, sseMismatch } from '../storage/s3.js';
+import { s3Url } from '../storage/layout.js';
 import { uploadStream } from '../storage/multipart.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
@@ -108,6 +109,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       partChecksums: ctx.s3.checksum === 'WHEN_SUPPORTED',
       queueSize: ctx.s3.queueSize,
       maxParts: ctx.s3.maxParts,
+      noOverwrite: ctx.s3.conditionalWrites,
       ...(step.sizeHint ? { sizeHint: step.sizeHint } : {}),
       signal: ctx.signal,
       // The dump's exit code decides, not the end of its stdout (a killed pg_dump also ends its stdout).

@@ -3,13 +3,13 @@
 // this restore creates are dropped again if it fails, so a failed restore leaves the target as it was wherever the
 // engine allows (PostgreSQL: always; MariaDB: not for a whole-server restore, whose statements commit one by one).
 import type { RestoreStep, RestoreTarget } from '../engines/types.js';
-import { databaseOfObject, isDatabaseDump, postgres } from '../engines/postgres.js';
+import { isDatabaseDump, postgres } from '../engines/postgres.js';
 import { MARIADB_DUMP_COMPLETE, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
 import { ConfigError } from '../errors.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
 import { pgCreateDatabase, pgDatabaseState, pgDropDatabase, pgRoles } from './postgres-server.js';
-import type { BackupSource } from './source.js';
+import { backupLabel, databaseOf, type BackupSource } from './source.js';
 import type { RestoreDestination } from './target.js';
 
 export interface RestoreRequest {
@@ -36,7 +36,7 @@ export interface RestorePlan {
 export async function planRestore(req: RestoreRequest, mask: Masker): Promise<RestorePlan> {
   const { source, destination } = req;
   if (source.engine.configKey !== destination.engine) {
-    throw new ConfigError(`backup ${source.folder.backupId} of '${source.name}' is a ${source.engine.name} backup: it cannot be restored into ${destination.label}`);
+    throw new ConfigError(`backup ${backupLabel(source)} of '${source.name}' is a ${source.engine.name} backup: it cannot be restored into ${destination.label}`);
   }
   switch (destination.engine) {
     case 'postgres':
@@ -71,19 +71,19 @@ async function planPostgres(req: RestoreRequest): Promise<RestorePlan> {
   const { source, destination } = req;
   const { conn } = destination;
   const objectNames = source.folder.objects.map((o) => o.name);
-  const dumps = objectNames.filter(isDatabaseDump).map((object) => ({ object, db: databaseOfObject(object, source.segment) }));
+  const dumps = objectNames.filter(isDatabaseDump).map((object) => ({ object, db: databaseOf(source, object) }));
   const held = dumps.map((d) => d.db).join(', ') || 'none';
   const chosen = req.database === undefined ? dumps : dumps.filter((d) => d.db === req.database);
   if (chosen.length === 0) {
     throw new ConfigError(
       req.database === undefined
-        ? `backup ${source.folder.backupId} of '${source.name}' holds no database dump`
-        : `backup ${source.folder.backupId} of '${source.name}' holds no database '${req.database}' (it holds: ${held})`,
+        ? `backup ${backupLabel(source)} of '${source.name}' holds no database dump`
+        : `backup ${backupLabel(source)} of '${source.name}' holds no database '${req.database}' (it holds: ${held})`,
     );
   }
   const into = destination.database;
   if (into !== undefined && chosen.length > 1) {
-    throw new ConfigError(`--to names one database (${into}) but backup ${source.folder.backupId} of '${source.name}' holds ${chosen.length} (${held}): choose one with --database`);
+    throw new ConfigError(`--to names one database (${into}) but backup ${backupLabel(source)} of '${source.name}' holds ${chosen.length} (${held}): choose one with --database`);
   }
 
   const roles = await pgRoles(conn);
@@ -111,7 +111,7 @@ async function planPostgres(req: RestoreRequest): Promise<RestorePlan> {
       create.push(t.name);
     }
     if (!t.state.exists) dropOnFailure.push(t.name);
-    for (const step of postgres.restoreSteps(objectNames, to, { segment: source.segment })) {
+    for (const step of postgres.restoreSteps(objectNames, to, { databaseOf: (o) => databaseOf(source, o) })) {
       // The globals once, before the first database.
       if (!steps.some((s) => s.objectName === step.objectName)) steps.push(step);
     }
@@ -139,8 +139,8 @@ async function planMariadb(req: RestoreRequest, mask: Masker): Promise<RestorePl
     throw new ConfigError(`--to names the database ${destination.database}: say which database of the backup goes there with --database`);
   }
   const objectNames = source.folder.objects.map((o) => o.name);
-  const steps = source.engine.restoreSteps(objectNames, { ...conn }, { segment: source.segment });
-  if (steps.length === 0) throw new ConfigError(`backup ${source.folder.backupId} of '${source.name}' holds no MariaDB dump (objects: ${objectNames.join(', ')})`);
+  const steps = source.engine.restoreSteps(objectNames, { ...conn }, { databaseOf: (o) => databaseOf(source, o) });
+  if (steps.length === 0) throw new ConfigError(`backup ${backupLabel(source)} of '${source.name}' holds no MariaDB dump (objects: ${objectNames.join(', ')})`);
   const existing = await mariadbUserDatabases(conn, mask);
 
   if (req.database === undefined) {
@@ -190,7 +190,7 @@ async function planMongodb(req: RestoreRequest): Promise<RestorePlan> {
     );
   }
   const objectNames = source.folder.objects.map((o) => o.name);
-  const steps = source.engine.restoreSteps(objectNames, { ...destination.conn }, { segment: source.segment });
-  if (steps.length === 0) throw new ConfigError(`backup ${source.folder.backupId} of '${source.name}' holds no MongoDB archive (objects: ${objectNames.join(', ')})`);
+  const steps = source.engine.restoreSteps(objectNames, { ...destination.conn }, { databaseOf: (o) => databaseOf(source, o) });
+  if (steps.length === 0) throw new ConfigError(`backup ${backupLabel(source)} of '${source.name}' holds no MongoDB archive (objects: ${objectNames.join(', ')})`);
   return { steps, databases: [], prepare: async () => {}, undo: async () => [], notes: [] };
 }

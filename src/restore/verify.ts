@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { EngineKey } from '../engines/types.js';
 import { MARIADB_DUMP_COMPLETE, MARIADB_SYSTEM_DATABASES, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
 import { compressionOf } from '../engines/names.js';
-import { GLOBALS_COMPLETE, databaseOfObject, isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
+import { GLOBALS_COMPLETE, isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
 import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
 import { MongoArchiveCounter } from '../counts/mongo-archive.js';
 import { archiveObjects } from '../engines/mongodb.js';
@@ -14,7 +14,7 @@ import { manifestRows } from '../storage/manifest.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import { mariadbDatabaseStats, mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
 import { pgCreateDatabase, pgDatabaseStats, pgDropDatabase, type DatabaseStats } from './postgres-server.js';
-import { loadManifest, objectRef, type BackupSource } from './source.js';
+import { backupLabel, databaseOf, loadManifest, objectRef, type BackupSource } from './source.js';
 import { verifyServer } from './target.js';
 
 export type VerifyStatus = 'ok' | 'failed' | 'skipped';
@@ -61,7 +61,7 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
   const started = Date.now();
   const outcome = (status: VerifyStatus, summary: string, databases: DatabaseStats[] = [], bytes = 0): VerifyOutcome => ({
     name: source.name,
-    backupId: source.folder.backupId,
+    backupId: source.backupId,
     engine: source.engine.name,
     status,
     summary,
@@ -79,7 +79,7 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
   try {
     // The nightly sample's sources come from the run's results: their manifest is read here (findBackup's already is).
     if (!source.manifest) {
-      const manifest = await loadManifest(ctx.client, ctx.bucket, source.name, source.folder, ctx.signal);
+      const manifest = await loadManifest(ctx.client, ctx.bucket, source, source.folder, ctx.signal);
       if (manifest) source = { ...source, manifest };
     }
     if (key === 'mongodb') bytes = await verifyMongodbArchive(source, stats, ctx);
@@ -135,7 +135,7 @@ export function compareRowCounts(expected: RowCounts, stats: readonly DatabaseSt
 async function verifyMongodbArchive(source: BackupSource, stats: DatabaseStats[], ctx: RestoreStepContext): Promise<number> {
   const names = source.folder.objects.map((o) => o.name);
   const archives = archiveObjects(names);
-  if (archives.length === 0) throw new Error(`backup ${source.folder.backupId} holds no MongoDB archive (objects: ${names.join(', ') || 'none'})`);
+  if (archives.length === 0) throw new Error(`backup ${backupLabel(source)} holds no MongoDB archive (objects: ${names.join(', ') || 'none'})`);
   let bytes = 0;
   for (const { objectName, gzip, compression } of archives) {
     const read = await readObjectThrough({ compression }, objectRef(source, objectName), ctx, new MongoArchiveCounter(gzip));
@@ -163,13 +163,13 @@ async function verifyPostgres(source: BackupSource, server: Server, stats: Datab
     bytes += (await readObjectThrough({ compression: compressionOf(globals), completionMarker: GLOBALS_COMPLETE }, objectRef(source, globals), ctx)).bytes;
   }
   const dumps = names.filter(isDatabaseDump);
-  if (dumps.length === 0) throw new Error(`backup ${source.folder.backupId} holds no database dump (objects: ${names.join(', ') || 'none'})`);
+  if (dumps.length === 0) throw new Error(`backup ${backupLabel(source)} holds no database dump (objects: ${names.join(', ') || 'none'})`);
   for (const [i, object] of dumps.entries()) {
-    const db = databaseOfObject(object, source.segment);
+    const db = databaseOf(source, object);
     const scratch = `${base}_${i + 1}_${lowerSafe(db)}`.slice(0, 63);
     await pgCreateDatabase(server.conn, scratch, server.maintenanceDb);
     try {
-      const steps = postgres.restoreSteps([object], { ...server.conn, intoDatabase: scratch, noOwner: true }, { segment: source.segment });
+      const steps = postgres.restoreSteps([object], { ...server.conn, intoDatabase: scratch, noOwner: true }, { databaseOf: (o) => databaseOf(source, o) });
       for (const step of steps) bytes += (await streamObjectToCommand(step, objectRef(source, step.objectName), ctx)).bytes;
       stats.push(await pgDatabaseStats(server.conn, scratch, db));
     } finally {
@@ -188,9 +188,9 @@ async function verifyMariadb(source: BackupSource, server: Server, stats: Databa
   const filter = () => mariadbDatabaseFilter((db) => (system.includes(db) ? null : `${prefix}${db}`.slice(0, 64)), 'user database');
   const names = source.folder.objects.map((o) => o.name);
   const steps = source.engine
-    .restoreSteps(names, { ...server.conn }, { segment: source.segment })
+    .restoreSteps(names, { ...server.conn }, { databaseOf: (o) => databaseOf(source, o) })
     .map((s) => ({ completionMarker: MARIADB_DUMP_COMPLETE, ...s, filter }));
-  if (steps.length === 0) throw new Error(`backup ${source.folder.backupId} holds no MariaDB dump (objects: ${names.join(', ') || 'none'})`);
+  if (steps.length === 0) throw new Error(`backup ${backupLabel(source)} holds no MariaDB dump (objects: ${names.join(', ') || 'none'})`);
   let bytes = 0;
   const scratchDatabases = async () => [...(await mariadbUserDatabases(server.conn, ctx.mask)).keys()].filter((d) => d.startsWith(prefix));
   try {

@@ -1,20 +1,29 @@
-// What S3 holds of one container: its backup folders `{prefix}/{segment}/{backup_id}/` and their objects.
-import { paginateListObjectsV2, type _Object, type S3Client } from '@aws-sdk/client-s3';
-import { MANIFEST_NAME } from './manifest.js';
-import { backupFolder } from './s3.js';
+// What S3 holds of one owner (a container, or the admin DB): its backup folders and their objects.
+import { ListObjectsV2Command, paginateListObjectsV2, type _Object, type S3Client } from '@aws-sdk/client-s3';
+import { folderStartedAt, isFolderId, isLegacyFolderId, MANIFEST_NAME, ownerFolder } from './layout.js';
 
 export interface BackupObject {
-  /** The name under the backup's folder, e.g. `alpha_shop.dump`. */
+  /** The name in the backup's folder, e.g. `shop.dump`. */
   name: string;
   key: string;
   bytes: number;
   lastModified?: Date;
+  /** STANDARD, STANDARD_IA, GLACIER…, as the listing says (absent: the store did not say). */
+  storageClass?: string;
 }
 
 export interface BackupFolder {
-  backupId: string;
+  /** The folder's name under the owner's segment: a folder id, or a legacy local-time backup_id. */
+  folderId: string;
   /** The folder's key prefix, ending in '/'. */
   folder: string;
+  /** Written before the current layout (named by the local-time backup_id). */
+  legacy: boolean;
+  /**
+   * When the backup started, in UTC, as far as the listing tells: the folder id's moment (current layout), else the
+   * oldest object's LastModified (legacy folders). The manifest's startedAt is the authority where it is read.
+   */
+  startedAt?: Date;
   /** The backup's data objects (the manifest is not one of them). */
   objects: BackupObject[];
   bytes: number;
@@ -22,44 +31,80 @@ export interface BackupFolder {
   manifest?: BackupObject;
 }
 
-/** `{prefix}/{segment}/`: where every backup of one container lives. */
-export function containerFolder(prefix: string, segment: string): string {
-  return backupFolder(prefix, segment, '').replace(/\/+$/, '/');
+/** Newest first, by the UTC moment the backup started (never by the local-time string). */
+export function byNewestStart(a: { startedAt?: Date; folderId: string }, b: { startedAt?: Date; folderId: string }): number {
+  const ta = a.startedAt?.getTime() ?? -Infinity;
+  const tb = b.startedAt?.getTime() ?? -Infinity;
+  if (ta !== tb) return tb - ta;
+  return a.folderId < b.folderId ? 1 : a.folderId > b.folderId ? -1 : 0;
 }
 
-/** Listed objects under a container's folder → its backups, newest first (backup_id sorts by time). Pure. */
+/** Listed objects under an owner's folder (`{prefix}/{segment}/`) → its backups, newest first. Pure. */
 export function groupBackupObjects(
-  containerPrefix: string,
-  objects: readonly { Key?: string | undefined; Size?: number | undefined; LastModified?: Date | undefined }[],
+  ownerPrefix: string,
+  objects: readonly { Key?: string | undefined; Size?: number | undefined; LastModified?: Date | undefined; StorageClass?: string | undefined }[],
 ): BackupFolder[] {
   const folders = new Map<string, BackupFolder>();
   for (const o of objects) {
-    if (!o.Key?.startsWith(containerPrefix)) continue;
-    const rest = o.Key.slice(containerPrefix.length);
+    if (!o.Key?.startsWith(ownerPrefix)) continue;
+    const rest = o.Key.slice(ownerPrefix.length);
     const slash = rest.indexOf('/');
-    // Objects directly in the container's folder are not backups.
-    if (slash <= 0 || slash === rest.length - 1) continue;
-    const backupId = rest.slice(0, slash);
-    const folder = folders.get(backupId) ?? { backupId, folder: `${containerPrefix}${backupId}/`, objects: [], bytes: 0 };
+    // Objects directly in the owner's folder, or deeper than one level, are not backups.
+    if (slash <= 0 || slash === rest.length - 1 || rest.indexOf('/', slash + 1) >= 0) continue;
+    const folderId = rest.slice(0, slash);
+    const legacy = isLegacyFolderId(folderId);
+    if (!legacy && !isFolderId(folderId)) continue;
+    const started = folderStartedAt(folderId);
+    const folder = folders.get(folderId) ?? {
+      folderId,
+      folder: `${ownerPrefix}${folderId}/`,
+      legacy,
+      ...(started ? { startedAt: started } : {}),
+      objects: [],
+      bytes: 0,
+    };
     const bytes = o.Size ?? 0;
-    const object = { name: rest.slice(slash + 1), key: o.Key, bytes, ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
+    const object: BackupObject = {
+      name: rest.slice(slash + 1),
+      key: o.Key,
+      bytes,
+      ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+      ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
+    };
+    if (legacy && o.LastModified && (!folder.startedAt || o.LastModified < folder.startedAt)) folder.startedAt = o.LastModified;
     if (object.name === MANIFEST_NAME) folder.manifest = object;
     else {
       folder.objects.push(object);
       folder.bytes += bytes;
     }
-    folders.set(backupId, folder);
+    folders.set(folderId, folder);
   }
   for (const f of folders.values()) f.objects.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return [...folders.values()].sort((a, b) => (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
+  return [...folders.values()].sort(byNewestStart);
 }
 
-/** Every backup of one container in the bucket, newest first. */
+/** Every backup folder of one owner segment, newest first. */
 export async function listBackupFolders(client: S3Client, bucket: string, prefix: string, segment: string): Promise<BackupFolder[]> {
-  const containerPrefix = containerFolder(prefix, segment);
+  const ownerPrefix = ownerFolder(prefix, segment);
   const objects: _Object[] = [];
-  for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: containerPrefix })) {
+  for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: ownerPrefix })) {
     objects.push(...(page.Contents ?? []));
   }
-  return groupBackupObjects(containerPrefix, objects);
+  return groupBackupObjects(ownerPrefix, objects);
+}
+
+/** The owner segments under the prefix (one listing level): how backups are found when the admin DB is gone. */
+export async function listSegments(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const head = prefix ? `${prefix}/` : '';
+  const segments: string[] = [];
+  for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: head, Delimiter: '/' })) {
+    for (const p of page.CommonPrefixes ?? []) if (p.Prefix) segments.push(p.Prefix.slice(head.length, -1));
+  }
+  return segments;
+}
+
+/** Does nothing exist under this folder yet? */
+export async function folderIsEmpty(client: S3Client, bucket: string, folder: string): Promise<boolean> {
+  const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, MaxKeys: 1 }));
+  return (out.KeyCount ?? out.Contents?.length ?? 0) === 0;
 }

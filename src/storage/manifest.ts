@@ -1,42 +1,60 @@
-// The backup's manifest: one small JSON object, `manifest.json`, written last into the backup's folder. It lists
-// every object with its size and SHA-256 (computed while streaming: a multipart object's ETag is no digest) and the
-// rows per table the backup counted. Restore checks the digests; verify compares the counts. Backups made before
-// manifests existed have none, and restore and verify still work on them (without those checks).
+// The backup's manifest: one small JSON object, `manifest.json`, written last into the backup's folder. It says whose
+// backup this is (the container's id, name, engine, host and port, or the admin DB), lists every object with its
+// size and SHA-256 (computed while streaming: a multipart object's ETag is no digest), the database each object
+// holds, and the rows per table the backup counted. Restore checks the identity and the digests; verify compares the
+// counts. Format 1 (before identities) is still read; backups made before manifests existed have none.
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { RowCounts } from '../counts/types.js';
-import { sseMismatch, sseRequest, type S3Settings } from './s3.js';
+import { MANIFEST_NAME } from './layout.js';
+import { noOverwrite, sseMismatch, sseRequest, type S3Settings } from './s3.js';
 
-export const MANIFEST_NAME = 'manifest.json';
-const FORMAT = 'mydb-backup manifest 1';
+const FORMAT_1 = 'mydb-backup manifest 1';
+const FORMAT = 'mydb-backup manifest 2';
 
 const rowCounts = z.record(z.string(), z.record(z.string(), z.number().int().nonnegative()));
 
-const manifestSchema = z.object({
-  format: z.literal(FORMAT),
+/** Whose backup: the container as the admin DB knew it when the backup started, or the admin DB itself. */
+const ownerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('container'), id: z.number().int(), name: z.string(), engine: z.string(), host: z.string(), port: z.number().int() }),
+  z.object({ kind: z.literal('admin-db'), database: z.string(), host: z.string(), port: z.number().int() }),
+]);
+
+const objectSchema = z.object({
   name: z.string(),
+  /** The database this object holds, by its real name (PostgreSQL's per-database dumps and the admin DB's). */
+  database: z.string().optional(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Rows per table per database in this object. */
+  rows: rowCounts.optional(),
+  /** Why the rows were not counted (the backup itself is fine). */
+  rowsError: z.string().optional(),
+});
+
+const manifestSchema = z.object({
+  format: z.union([z.literal(FORMAT), z.literal(FORMAT_1)]),
+  /** The name in the backups rows (the container's Name, or `_admin-db`). */
+  name: z.string(),
+  /** The backups rows' backup_id (local time). */
   backupId: z.string(),
+  /** The folder the backup was written to (its folder id). Format 2. */
+  folder: z.string().optional(),
+  owner: ownerSchema.optional(),
   backupType: z.string(),
   engine: z.string(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  objects: z.array(
-    z.object({
-      name: z.string(),
-      bytes: z.number().int().nonnegative(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      /** Rows per table per database in this object. */
-      rows: rowCounts.optional(),
-      /** Why the rows were not counted (the backup itself is fine). */
-      rowsError: z.string().optional(),
-    }),
-  ),
+  /** UTC, ISO 8601: what "latest" is decided by. */
+  startedAt: z.string().datetime(),
+  finishedAt: z.string().datetime(),
+  objects: z.array(objectSchema),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestObject = Manifest['objects'][number];
 
-export function newManifest(m: Omit<Manifest, 'format'>): Manifest {
+export type ManifestOwner = z.infer<typeof ownerSchema>;
+
+export function newManifest(m: Omit<Manifest, 'format' | 'folder' | 'owner'> & { folder: string; owner: ManifestOwner }): Manifest {
   return { format: FORMAT, ...m };
 }
 
@@ -53,6 +71,7 @@ export async function putManifest(client: S3Client, s3: S3Settings, key: string,
       Body: body,
       ContentType: 'application/json',
       ...sseRequest(s3.sse),
+      ...noOverwrite(s3),
     }),
   );
   const wrong = sseMismatch(out, s3.sse);

@@ -47,6 +47,8 @@ export interface MultipartOptions {
   /** Parts in memory (in flight, and the one being filled) at the first part size; the byte budget for bigger ones. */
   queueSize: number;
   maxParts: number;
+  /** Refuse to overwrite an existing key (If-None-Match: * on PutObject and CompleteMultipartUpload). */
+  noOverwrite?: boolean;
   /** Expected size, when known: parts then start big enough for it to fit in maxParts / 2. */
   sizeHint?: number;
   contentType?: string;
@@ -105,6 +107,7 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
     ...sseRequest(opts.sse),
   };
   const hash = createHash('sha256');
+  const ifNoneMatch = opts.noOverwrite ? { IfNoneMatch: '*' } : {};
   const crc = opts.partChecksums ? nativeCrc32 : undefined;
   const checksumOf = (value: number) => (crc ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: crc32Base64(value) } : {});
   const completed: CompletedPart[] = [];
@@ -208,6 +211,7 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
         Body: part ? part.subarray(0, filled) : Buffer.alloc(0),
         ContentLength: filled,
         ...checksumOf(partCrc),
+        ...ifNoneMatch,
       });
       if (crc) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
       await client.send(command, { abortSignal: opts.signal });
@@ -223,7 +227,7 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
     await opts.beforeComplete?.();
     completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     await client.send(
-      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: completed } }),
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: completed }, ...ifNoneMatch }),
     );
     return { bytes: totalBytes, parts: partNumber, sha256: hash.digest('hex') };
   } catch (err) {

@@ -49,13 +49,12 @@ export function sseMismatch(stored: { ServerSideEncryption?: string; SSEKMSKeyId
   return undefined;
 }
 
-export function s3Url(bucket: string, key: string): string {
-  return `s3://${bucket}/${key}`;
-}
-
-/** `{prefix}/{Name}/{backup_id}/` — the folder of one backup (admin-db.md, S3 layout). */
-export function backupFolder(prefix: string, nameSegment: string, backupId: string): string {
-  return `${prefix ? `${prefix}/` : ''}${nameSegment}/${backupId}/`;
+/**
+ * The request field that makes S3 refuse to overwrite an existing key (PutObject, CompleteMultipartUpload) where the
+ * store supports conditional writes (BACKUP_S3_CONDITIONAL_WRITES; docs/s3-stores.md).
+ */
+export function noOverwrite(s3: Pick<S3Settings, 'conditionalWrites'>): { IfNoneMatch?: '*' } {
+  return s3.conditionalWrites ? { IfNoneMatch: '*' } : {};
 }
 
 export async function headObject(client: S3Client, bucket: string, key: string): Promise<HeadObjectCommandOutput> {

@@ -43,6 +43,7 @@ const started = (backupId: string, start: Date, over: Partial<BackupLogRow> = {}
 const container = (frequency: Frequency = 'Daily', over: Partial<Container> = {}): Container => ({
   id: 1,
   name: 'shop',
+  rowName: 'row',
   frequency,
   engine: 'Postgres',
   port: 32010,

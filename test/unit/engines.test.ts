@@ -22,10 +22,10 @@ const PASSWORD = `pa ss"w'o\\rd #;=$(id) ü`;
 const BACKUP_ID = '2025-03-01_02:00:07';
 const identity = (s: string) => s;
 
-const container = (name: string, engine: string, port = 32015): Container => ({ id: 7, name, frequency: 'Daily', engine, port });
+const container = (name: string, engine: string, port = 32015): Container => ({ id: 7, name, rowName: name, frequency: 'Daily', engine, port });
 
 function target(engine: string, compression: Compression = 'none', name = 'shop'): Target {
-  return { container: container(name, engine), host: 'db.internal', port: 32015, user: 'admin', password: PASSWORD, compression, backupId: BACKUP_ID };
+  return { container: container(name, engine), host: 'db.internal', port: 32015, user: 'admin', password: PASSWORD, compression };
 }
 
 const restoreTo: RestoreTarget = { host: 'db.internal', port: 32016, user: 'admin', password: PASSWORD };
@@ -80,10 +80,10 @@ describe('MariaDB', () => {
     ['none', '.sql'],
     ['gzip', '.sql.gz'],
     ['zstd', '.sql.zst'],
-  ] as const)('dumps everything in one object, %s → {Name}_{backup_id}%s', (compression, suffix) => {
+  ] as const)('dumps everything in one object, %s → all-databases%s', (compression, suffix) => {
     const steps = mariadb.dumpSteps(target('MariaDB', compression, 'my shop/../x'), '');
     expect(steps).toHaveLength(1);
-    expect(steps[0]!.objectName).toBe(`my_shop___x_${BACKUP_ID}${suffix}`);
+    expect(steps[0]!.objectName).toBe(`all-databases${suffix}`);
     expect(steps[0]!.compression).toBe(compression);
   });
 

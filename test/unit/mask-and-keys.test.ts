@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeSegment } from '../../src/engines/names.js';
+import { legacySegment } from '../../src/storage/layout.js';
 import { capacityOf, MIN_PART_SIZE, partSizeFor } from '../../src/storage/multipart.js';
 import { makeMasker } from '../../src/util/mask.js';
 import { formatBackupId } from '../../src/util/time.js';
@@ -13,7 +13,7 @@ describe('makeMasker', () => {
   });
 });
 
-describe('safeSegment keeps S3 keys under the prefix', () => {
+describe('legacySegment (the layout before container ids) kept S3 keys under the prefix', () => {
   it.each([
     ['shop', 'shop'],
     ['a/b', 'a_b'],
@@ -24,7 +24,7 @@ describe('safeSegment keeps S3 keys under the prefix', () => {
     ['.hidden', '_hidden'],
     ['', '_'],
   ])('%s → %s', (name, expected) => {
-    const out = safeSegment(name);
+    const out = legacySegment(name);
     expect(out).not.toMatch(/[/\s]|\.\./);
     if (name !== 'Ünïcødé') expect(out).toBe(expected);
   });

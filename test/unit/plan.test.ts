@@ -5,6 +5,7 @@ import { planRun, type PlanInput } from '../../src/plan.js';
 const c = (name: string, frequency: Frequency, extra: Partial<Container> = {}): Container => ({
   id: name.length,
   name,
+  rowName: 'row',
   frequency,
   engine: 'Postgres',
   port: 32010,

@@ -13,6 +13,7 @@ import { parseTargetUrl } from '../../src/restore/target.js';
 import { describeStats } from '../../src/restore/verify.js';
 import { ruleCovers } from '../../src/storage/lifecycle.js';
 import { groupBackupObjects, type BackupFolder } from '../../src/storage/listing.js';
+import { folderStartedAt } from '../../src/storage/layout.js';
 
 const credentials = {
   postgres: { user: 'pgdba', password: 'pg-pw' },
@@ -35,16 +36,26 @@ describe('PostgreSQL object names', () => {
     ['app_main_my_db.dump', 'app_main', 'my_db'],
     ['a_b_c.dump.zst', 'a_b', 'c'],
     ['mydb_admin.dump', '_admin-db', 'mydb_admin'],
-  ])('%s in %s → %s', (object, segment, db) => expect(databaseOfObject(object, segment)).toBe(db));
+  ])('legacy: %s in %s → %s', (object, segment, db) => expect(databaseOfObject(object, segment)).toBe(db));
+
+  it.each([
+    ['shop.dump', 'shop'],
+    ['my_db.dump.zst', 'my_db'],
+    ['=C3=9Cn=C3=AFcode=20db.dump', 'Ünïcode db'],
+    ['caf=C3=A9.dump', 'café'],
+  ])('%s → %s', (object, db) => expect(databaseOfObject(object)).toBe(db));
 
   it('restore steps: globals first, then the chosen database only', () => {
-    const names = ['app_main_globals.sql', 'app_main_shop.dump', 'app_main_main_db.dump'];
+    const names = ['globals.sql', 'shop.dump', 'main_db.dump', 'caf=C3=A9.dump'];
     const to = { host: 'h', port: 5432, user: 'pgdba', database: 'main_db' };
-    const steps = postgres.restoreSteps(names, to, { segment: 'app_main' });
-    expect(steps.map((s) => s.objectName)).toEqual(['app_main_globals.sql', 'app_main_main_db.dump']);
+    const steps = postgres.restoreSteps(names, to);
+    expect(steps.map((s) => s.objectName)).toEqual(['globals.sql', 'main_db.dump']);
     expect(steps[0]!.command.argv).toEqual(expect.arrayContaining(['psql', 'ON_ERROR_STOP=1']));
     expect(steps[0]!.completionMarker).toBe('-- PostgreSQL database cluster dump complete');
-    expect(postgres.restoreSteps(names, { ...to, noOwner: true }, { segment: 'app_main' }).map((s) => s.objectName)).toEqual(['app_main_main_db.dump']);
+    expect(postgres.restoreSteps(names, { ...to, noOwner: true }).map((s) => s.objectName)).toEqual(['main_db.dump']);
+    expect(postgres.restoreSteps(names, { ...to, database: 'café', noOwner: true }).map((s) => s.objectName)).toEqual(['caf=C3=A9.dump']);
+    const legacy = ['app_globals.sql', 'app_main_db.dump'];
+    expect(postgres.restoreSteps(legacy, to, { databaseOf: (o) => databaseOfObject(o, 'app') }).map((s) => s.objectName)).toEqual(legacy);
   });
 
   it('pg_restore: --create under its own name, or one transaction into a named database', () => {
@@ -84,8 +95,10 @@ describe('PostgreSQL object names', () => {
 describe('engine of a backup from its objects', () => {
   it.each([
     [['a_globals.sql', 'a_x.dump'], 'Postgres'],
+    [['globals.sql', 'x.dump.zst'], 'Postgres'],
     [['mydb_admin.dump'], 'Postgres'],
     [['a_2025-01-01_02:00:00.sql.gz'], 'MariaDB'],
+    [['all-databases.sql.zst'], 'MariaDB'],
     [['archive.gz'], 'MongoDB'],
     [['notes.txt'], undefined],
   ])('%j → %s', (names, engine) => expect(engineOfObjects(names)?.name).toBe(engine));
@@ -157,53 +170,70 @@ describe('--to URLs', () => {
   it('refuse other schemes', () => expect(() => parseTargetUrl('http://u:pw@h/', credentials)).toThrow(/--to must be/));
 });
 
-const folder = (backupId: string): BackupFolder => ({ backupId, folder: `mydb/a/${backupId}/`, objects: [], bytes: 0 });
-const logged = (backupId: string, ok: boolean | undefined): LoggedBackup => ({
+const BUCKET = 'b';
+const folder = (folderId: string, manifest = false): BackupFolder => ({
+  folderId,
+  folder: `mydb/a.1/${folderId}/`,
+  legacy: !folderId.includes('T'),
+  ...(folderStartedAt(folderId) ? { startedAt: folderStartedAt(folderId)! } : {}),
+  objects: [],
+  bytes: 0,
+  ...(manifest ? { manifest: { name: 'manifest.json', key: `mydb/a.1/${folderId}/manifest.json`, bytes: 10 } } : {}),
+});
+const logged = (folderId: string, ok: boolean | undefined, backupId = folderId): LoggedBackup => ({
   backupId,
   backupType: 'Daily',
   cId: 1,
-  url: '',
-  start: new Date('2025-01-01T00:00:00Z'),
+  url: `s3://${BUCKET}/mydb/a.1/${folderId}/`,
+  start: folderStartedAt(folderId) ?? new Date('2025-01-01T00:00:00Z'),
   ...(ok === undefined ? {} : { end: new Date('2025-01-01T00:01:00Z') }),
   errMsg: ok === false ? 'ERROR: pg_dump exited with code 1' : '',
   ok: ok === true,
 });
 
 describe('which backup a restore reads', () => {
-  const folders = ['2025-03-03_02:00:00', '2025-03-02_02:00:00', '2025-03-01_02:00:00'].map(folder);
+  const ids = ['20250303T020000.000Z-aaaaaa', '20250302T020000.000Z-bbbbbb', '20250301T020000.000Z-cccccc'];
+  const folders = ids.map((id) => folder(id, true));
   it('latest: the newest folder whose end row succeeded', () => {
-    const log = [logged('2025-03-03_02:00:00', undefined), logged('2025-03-02_02:00:00', false), logged('2025-03-01_02:00:00', true)];
-    const c = chooseBackup(folders, log, undefined);
-    expect(c.folder.backupId).toBe('2025-03-01_02:00:00');
+    const log = [logged(ids[0]!, undefined), logged(ids[1]!, false), logged(ids[2]!, true)];
+    const c = chooseBackup(BUCKET, folders, log, undefined);
+    expect(c.folder.folderId).toBe(ids[2]);
     expect(c.reason).toMatch(/successful 'end' row/);
-    expect(chooseBackup(folders, log, 'latest').folder.backupId).toBe('2025-03-01_02:00:00');
+    expect(chooseBackup(BUCKET, folders, log, 'latest').folder.folderId).toBe(ids[2]);
   });
-  it('latest without a successful row (or without the log): the newest folder, saying so', () => {
-    expect(chooseBackup(folders, [], undefined)).toMatchObject({ folder: { backupId: '2025-03-03_02:00:00' }, reason: expect.stringMatching(/newest folder in S3/) });
-    expect(chooseBackup(folders, undefined, undefined).reason).toMatch(/could not be read/);
+  it('latest without a successful row (or without the log): the newest complete folder, saying so', () => {
+    const partial = [folder('20250304T020000.000Z-dddddd'), ...folders];
+    expect(chooseBackup(BUCKET, partial, [], undefined)).toMatchObject({ folder: { folderId: ids[0] }, reason: expect.stringMatching(/newest complete backup/) });
+    expect(chooseBackup(BUCKET, partial, undefined, undefined).reason).toMatch(/could not be read/);
   });
-  it('--backup-id: that one, with what the log says of it; an unknown id lists the newest', () => {
-    expect(chooseBackup(folders, [logged('2025-03-02_02:00:00', false)], '2025-03-02_02:00:00').reason).toMatch(/FAILED: ERROR: pg_dump/);
-    expect(() => chooseBackup(folders, [], '2024-01-01_00:00:00')).toThrow(/no backup 2024-01-01_00:00:00 in S3 \(newest: 2025-03-03_02:00:00/);
+  it('--backup-id: a folder id or a backups row id, with what the log says of it; an unknown id lists the newest', () => {
+    expect(chooseBackup(BUCKET, folders, [logged(ids[1]!, false)], ids[1]).reason).toMatch(/FAILED: ERROR: pg_dump/);
+    expect(chooseBackup(BUCKET, folders, [logged(ids[1]!, true, '2025-03-02_03:00:00')], '2025-03-02_03:00:00').folder.folderId).toBe(ids[1]);
+    expect(() => chooseBackup(BUCKET, folders, [], '2024-01-01_00:00:00')).toThrow(/no backup 2024-01-01_00:00:00 in S3 \(newest: 20250303T020000/);
+  });
+  it('--backup-id naming two backups (the hour DST repeats) is refused, naming their folders', () => {
+    const log = [logged(ids[0]!, true, '2025-11-02_01:30:00'), logged(ids[1]!, true, '2025-11-02_01:30:00')];
+    expect(() => chooseBackup(BUCKET, folders, log, '2025-11-02_01:30:00')).toThrow(/names 2 backups \(folders 20250303T020000.000Z-aaaaaa, 20250302T020000.000Z-bbbbbb\): give the folder id/);
   });
 });
 
 describe('list', () => {
-  it('groups objects by backup folder, newest first, and merges the log', () => {
-    const groups = groupBackupObjects('mydb/a/', [
-      { Key: 'mydb/a/2025-03-01_02:00:00/a_shop.dump', Size: 100 },
-      { Key: 'mydb/a/2025-03-01_02:00:00/a_globals.sql', Size: 5 },
-      { Key: 'mydb/a/2025-03-02_02:00:00/a_shop.dump', Size: 200 },
-      { Key: 'mydb/a/stray', Size: 1 },
+  it('groups objects by backup folder, newest first by UTC start, and merges the log by where each row points', () => {
+    const groups = groupBackupObjects('mydb/a.1/', [
+      { Key: 'mydb/a.1/20250301T020000.000Z-cccccc/shop.dump', Size: 100 },
+      { Key: 'mydb/a.1/20250301T020000.000Z-cccccc/globals.sql', Size: 5 },
+      { Key: 'mydb/a.1/20250302T020000.000Z-bbbbbb/shop.dump', Size: 200 },
+      { Key: 'mydb/a.1/stray', Size: 1 },
+      { Key: 'mydb/a.1/not-a-folder-id/x.dump', Size: 1 },
     ]);
-    expect(groups.map((g) => [g.backupId, g.bytes, g.objects.map((o) => o.name)])).toEqual([
-      ['2025-03-02_02:00:00', 200, ['a_shop.dump']],
-      ['2025-03-01_02:00:00', 105, ['a_globals.sql', 'a_shop.dump']],
+    expect(groups.map((g) => [g.folderId, g.bytes, g.objects.map((o) => o.name)])).toEqual([
+      ['20250302T020000.000Z-bbbbbb', 200, ['shop.dump']],
+      ['20250301T020000.000Z-cccccc', 105, ['globals.sql', 'shop.dump']],
     ]);
-    const merged = mergeBackups(groups, [logged('2025-03-03_02:00:00', false), logged('2025-03-01_02:00:00', true)]);
+    const merged = mergeBackups(BUCKET, groups, [logged('20250303T020000.000Z-aaaaaa', false, '2025-03-03_02:00:00'), logged('20250301T020000.000Z-cccccc', true, '2025-03-01_02:00:00')]);
     expect(merged.map((b) => [b.backupId, b.status, b.inS3])).toEqual([
       ['2025-03-03_02:00:00', 'failed', false],
-      ['2025-03-02_02:00:00', 'unlogged', true],
+      ['20250302T020000.000Z-bbbbbb', 'unlogged', true],
       ['2025-03-01_02:00:00', 'ok', true],
     ]);
   });
