@@ -176,6 +176,20 @@ describe('check, as IAM users', () => {
     ]);
   });
 
+  it('without s3:GetObject: the bodyless 403 of HeadObject is named as that denial, not as a bad key', async () => {
+    const { bucket, credentials } = await bucketAndUser((b) => ({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['s3:PutObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`] }],
+    }));
+    const run = await runCli(['check'], env(credentials, bucket, await adminDb('privilege_check_noget')));
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain(
+      `FAIL  bucket ${bucket}: s3:GetObject is denied (Forbidden (HTTP 403): access denied (an answer to HEAD gives no reason: ` +
+        'the access key is not valid, or lacks the permission)): uploaded backups cannot be verified, nor restored; grant it (docs/iam-policy.md)',
+    );
+    expect(run.stdout).toMatch(/FAIL {2}bucket \S+: s3:DeleteObject is denied/);
+  });
+
   it("with the nightly host's policy of docs/iam-policy.md: passes, and leaves nothing", async () => {
     const { bucket, credentials } = await bucketAndUser((b) => documentedPolicy('The nightly host', b));
     const dbName = await adminDb('privilege_check_full', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);

@@ -57,7 +57,13 @@ const NEEDS = {
 /** The credentials or the bucket themselves are wrong: no further request can succeed. */
 class Unusable extends Error {}
 
-type Attempt = <T>(need: Need, what: string, request: () => Promise<T>, opts?: { first?: boolean }) => Promise<{ value: T } | undefined>;
+interface AttemptOptions {
+  /** The first request: anything but a denial stops the checks. */
+  first?: boolean;
+  /** A HEAD of the test object: its bodyless 403/404 is about the object, not the bucket or the key. */
+  objectHead?: boolean;
+}
+type Attempt = <T>(need: Need, what: string, request: () => Promise<T>, opts?: AttemptOptions) => Promise<{ value: T } | undefined>;
 
 /** What was left in the bucket: the test object, or (with uploadId) the test's multipart upload. */
 interface Leftover {
@@ -79,12 +85,13 @@ export async function checkBucket(client: S3Client, config: Config, report: Chec
     try {
       return { value: await request() };
     } catch (err) {
-      const problem = bucketOrCredentialsProblem(err, bucket, accessKeyId);
-      if (problem) throw new Unusable(problem);
       // deleteObjects reports S3's per-key answer (DeleteObjects answers 200 even when every key is denied).
       const said = err instanceof CleanupFailed && err.leftBehind[0] ? err.leftBehind[0] : s3ErrorOf(err);
+      const aboutObject = opts?.objectHead && (said.code === 'Forbidden' || said.code === 'NotFound');
+      const problem = aboutObject ? undefined : bucketOrCredentialsProblem(err, bucket, accessKeyId);
+      if (problem) throw new Unusable(problem);
       // Only a denial lets the others be tried: S3 unreachable, a wrong endpoint... would fail them all, slowly.
-      if (opts?.first && said.code !== 'AccessDenied') throw new Unusable(`${what} failed: ${describeS3Error(err)}`);
+      if (opts?.first && !isDenial(said)) throw new Unusable(`${what} failed: ${describeS3Error(err)}`);
       (need.checkOnly ? report.warn : report.fail)(at(failure(need, what, said, kmsNote(need))));
       return undefined;
     }
@@ -107,7 +114,7 @@ export async function checkBucket(client: S3Client, config: Config, report: Chec
       client.send(new PutObjectCommand({ Bucket: bucket, Key: probeKey, Body: PROBE_BODY, ...sseRequest(sse) })),
     );
     if (put) {
-      const head = await attempt(NEEDS.head, 'HeadObject of the test object', () => headObject(client, bucket, probeKey));
+      const head = await attempt(NEEDS.head, 'HeadObject of the test object', () => headObject(client, bucket, probeKey), { objectHead: true });
       const wrongEncryption = head && sseMismatch(head.value, sse);
       if (wrongEncryption) report.fail(`bucket ${bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}`);
       else if (head) report.ok(`bucket ${bucket} writable with ${sse.mode} encryption`);
@@ -193,6 +200,11 @@ async function checkMultipart(
 /** "s3:DeleteObject is denied (AccessDenied: …): failed backups cannot be cleaned up; grant it (docs/iam-policy.md)". */
 function failure(need: Need, what: string, error: S3ErrorInfo, kmsNote: string): string {
   const said = formatS3Error(error);
-  if (error.code === 'AccessDenied') return `${need.action}${kmsNote} is denied (${said}): ${need.without}; grant it (${POLICY_DOC})`;
+  if (isDenial(error)) return `${need.action}${kmsNote} is denied (${said}): ${need.without}; grant it (${POLICY_DOC})`;
   return `${what} failed (${said}): ${need.without}`;
+}
+
+/** AccessDenied, or the bodyless 403 of a HEAD (which can only mean the same once the credentials listed the bucket). */
+function isDenial(error: S3ErrorInfo): boolean {
+  return error.code === 'AccessDenied' || error.code === 'Forbidden';
 }
