@@ -1,19 +1,17 @@
 // `backup-all check`: can tonight's run work? Each line says what was checked and, if wrong, what to do.
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { connectAdminDb } from '../admin-db/pool.js';
 import { activeContainers } from '../admin-db/queries.js';
 import type { Config } from '../config.js';
 import { ENGINES, findEngine } from '../engines/index.js';
 import { createTransport } from '../notify/email.js';
-import { describeS3Error } from '../pipeline/stream-step.js';
-import { lifecycleHasAbortRule } from '../storage/lifecycle.js';
-import { createS3Client, headObject, sseMismatch, sseRequest } from '../storage/s3.js';
+import { createS3Client } from '../storage/s3.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbUserDatabases } from '../restore/mariadb-server.js';
 import { pgRoles } from '../restore/postgres-server.js';
 import { verifyServer } from '../restore/target.js';
+import { checkBucket } from './check-bucket.js';
 
 type Print = (line: string) => void;
 
@@ -28,22 +26,6 @@ export async function findOnPath(program: string): Promise<string | undefined> {
     }
   }
   return undefined;
-}
-
-/** Retention is S3's job (s3-lifecycle.json); the one rule the pipeline relies on is the multipart abort. */
-async function checkLifecycle(client: S3Client, config: Config, ok: Print, warn: Print): Promise<void> {
-  try {
-    if (await lifecycleHasAbortRule(client, config.s3.bucket, config.s3.prefix)) {
-      ok(`bucket ${config.s3.bucket} aborts incomplete multipart uploads (lifecycle rule)`);
-    } else {
-      warn(
-        `bucket ${config.s3.bucket} has no lifecycle rule aborting incomplete multipart uploads: parts of killed uploads stay ` +
-          '(and are billed) until aborted; apply s3-lifecycle.json (aws s3api put-bucket-lifecycle-configuration)',
-      );
-    }
-  } catch (err) {
-    warn(`cannot read the lifecycle rules of bucket ${config.s3.bucket}: ${describeS3Error(err)}`);
-  }
 }
 
 export async function runCheck(config: Config, mask: Masker, print: Print): Promise<number> {
@@ -73,28 +55,8 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
   }
 
   const client = createS3Client(config.s3);
-  const probeKey = `${config.s3.prefix}/.mydb-backup-check`;
   try {
-    await client.send(new HeadBucketCommand({ Bucket: config.s3.bucket }));
-    await client.send(
-      new PutObjectCommand({
-        Bucket: config.s3.bucket,
-        Key: probeKey,
-        Body: 'mydb-backup check',
-        ...sseRequest(config.s3.sse),
-      }),
-    );
-    const head = await headObject(client, config.s3.bucket, probeKey);
-    await client.send(new DeleteObjectCommand({ Bucket: config.s3.bucket, Key: probeKey }));
-    const wrongEncryption = sseMismatch(head, config.s3.sse);
-    if (wrongEncryption) {
-      fail(`bucket ${config.s3.bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}`);
-    } else {
-      ok(`bucket ${config.s3.bucket} writable with ${config.s3.sse.mode} encryption`);
-    }
-    await checkLifecycle(client, config, ok, warn);
-  } catch (err) {
-    fail(`bucket ${config.s3.bucket} (AWS_BUCKET_NAME, credentials, SSE permission): ${describeS3Error(err)}`);
+    await checkBucket(client, config, { ok, fail, warn });
   } finally {
     client.destroy();
   }

@@ -16,7 +16,8 @@ import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
 import { createDecompressor } from './decompress.js';
 import { Meter } from './meter.js';
-import { describeS3Error, mibPerSecond } from './stream-step.js';
+import { describeS3Error } from '../storage/s3-errors.js';
+import { mibPerSecond } from './stream-step.js';
 
 export interface RestoreStepContext {
   client: S3Client;

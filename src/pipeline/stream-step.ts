@@ -8,7 +8,8 @@ import { BackupFailed } from '../errors.js';
 import type { S3Settings } from '../storage/s3.js';
 import { deleteObjects, headObject, sseMismatch } from '../storage/s3.js';
 import { s3Url } from '../storage/layout.js';
-import { uploadStream } from '../storage/multipart.js';
+import { describeLeftBehind, describeS3Error } from '../storage/s3-errors.js';
+import { uploadLeftOpen, uploadStream } from '../storage/multipart.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
 import { startCommand, type RunningCommand } from './command.js';
@@ -123,6 +124,13 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
     return { key, ...uploaded, durationMs: Date.now() - started, ...(rows ? { rows } : {}) };
   } catch (err) {
     await counting.abort();
+    const open = uploadLeftOpen(err);
+    if (open) {
+      ctx.log.error(
+        { leftBehind: open },
+        `could not abort ${ctx.mask(describeLeftBehind(ctx.s3.bucket, open))}: its parts stay until aborted (docs/iam-policy.md)`,
+      );
+    }
     if (ctx.signal.aborted) {
       stopAll('was interrupted');
       await Promise.allSettled([dump.finished, compressor.finished]);
@@ -147,15 +155,12 @@ async function verifyObject(ctx: StepContext, key: string, bytes: number): Promi
   const wrongEncryption = sseMismatch(head, ctx.s3.sse);
   if (wrongEncryption) problems.push(wrongEncryption);
   if (problems.length) {
-    await deleteObjects(ctx.client, ctx.s3.bucket, [key]).catch(() => {});
+    await deleteObjects(ctx.client, ctx.s3.bucket, [key]).catch((e: unknown) =>
+      ctx.log.error({ err: ctx.mask(String(e)) }, 'could not delete the object that failed verification'),
+    );
     throw new BackupFailed(`object ${s3Url(ctx.s3.bucket, key)} failed verification: ${problems.join('; ')}`);
   }
 }
 
-export function describeS3Error(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const meta = (err as { $metadata?: { httpStatusCode?: number } }).$metadata;
-  const code = (err as { Code?: string }).Code ?? err.name;
-  const status = meta?.httpStatusCode ? ` (HTTP ${meta.httpStatusCode})` : '';
-  return `${code}${status}: ${err.message}`;
-}
+// It lives in storage/s3-errors.ts; backup-job.ts and commands/restore.ts import it from here.
+export { describeS3Error };

@@ -2,6 +2,7 @@
 // one rule the pipeline relies on: aborting incomplete multipart uploads (a killed run can leave parts behind, and
 // parts are billed while invisible to listings).
 import { GetBucketLifecycleConfigurationCommand, type LifecycleRule, type S3Client } from '@aws-sdk/client-s3';
+import { s3ErrorCode } from './s3-errors.js';
 
 /** Does the rule apply to keys under `prefix` (empty filter, or a prefix filter that covers it)? Pure. */
 export function ruleCovers(rule: LifecycleRule, prefix: string): boolean {
@@ -20,8 +21,7 @@ export async function lifecycleHasAbortRule(client: S3Client, bucket: string, pr
   try {
     rules = (await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))).Rules ?? [];
   } catch (err) {
-    const code = (err as { Code?: string; name?: string }).Code ?? (err as Error).name;
-    if (code === 'NoSuchLifecycleConfiguration') return false;
+    if (s3ErrorCode(err) === 'NoSuchLifecycleConfiguration') return false;
     throw err;
   }
   return rules.some(

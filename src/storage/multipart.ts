@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { formatBytes } from '../util/duration.js';
 import { sseRequest, type Sse } from './s3.js';
+import { leftBehindOf, type LeftBehind } from './s3-errors.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -234,14 +235,28 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
     await Promise.allSettled(inFlight);
     // A fresh request without the caller's signal: the abort must go out even when the run is being interrupted.
     if (uploadId) {
-      await client
-        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
-        .catch(() => {
-          /* lifecycle rule AbortIncompleteMultipartUpload is the backstop; the caller reports the original error */
-        });
+      try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      } catch (abortErr) {
+        // The caller still gets the upload's own error (it says why the backup failed); the open upload rides on it.
+        const thrown = typeof err === 'object' && err !== null ? err : new Error(String(err));
+        leftOpen.set(thrown, leftBehindOf(key, abortErr, uploadId));
+        throw thrown;
+      }
     }
     throw err;
   }
+}
+
+const leftOpen = new WeakMap<object, LeftBehind>();
+
+/**
+ * The multipart upload uploadStream left open when it failed with `err` and could not abort the upload either (e.g.
+ * s3:AbortMultipartUpload denied): its parts stay, billed and invisible to listings, until a lifecycle rule or an
+ * operator aborts it. Undefined when there was no upload or it was aborted.
+ */
+export function uploadLeftOpen(err: unknown): LeftBehind | undefined {
+  return typeof err === 'object' && err !== null ? leftOpen.get(err) : undefined;
 }
 
 /** A part buffer of `size`: a spare one when there is one of that size (parts grow: smaller ones are dropped). */

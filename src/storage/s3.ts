@@ -8,6 +8,7 @@ import {
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../config.js';
+import { CleanupFailed, leftBehindOf, type LeftBehind } from './s3-errors.js';
 
 export type S3Settings = Config['s3'];
 
@@ -61,12 +62,23 @@ export async function headObject(client: S3Client, bucket: string, key: string):
   return client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 }
 
-/** Removes objects a failed backup already completed, so a failure leaves nothing that looks like a backup. */
+/**
+ * Removes objects a failed backup already completed, so a failure leaves nothing that looks like a backup. Throws
+ * CleanupFailed naming every key that is still there: S3 answers 200 with per-key Errors (e.g. AccessDenied without
+ * s3:DeleteObject), or the request fails as a whole (then every key of that batch; the other batches are still tried).
+ */
 export async function deleteObjects(client: S3Client, bucket: string, keys: string[]): Promise<void> {
+  const leftBehind: LeftBehind[] = [];
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
-    await client.send(
-      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-    );
+    try {
+      const answer = await client.send(
+        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+      for (const e of answer.Errors ?? []) leftBehind.push({ key: e.Key ?? '', code: e.Code ?? 'Error', message: e.Message ?? '' });
+    } catch (err) {
+      leftBehind.push(...batch.map((key) => leftBehindOf(key, err)));
+    }
   }
+  if (leftBehind.length) throw new CleanupFailed(bucket, leftBehind);
 }

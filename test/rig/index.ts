@@ -15,6 +15,7 @@ import { errorMessage } from './wait.js';
 
 export * from './mariadb.js';
 export * from './moto.js';
+export * from './moto-iam.js';
 export * from './ports.js';
 export * from './postgres.js';
 export * from './s3.js';

@@ -52,7 +52,7 @@ export async function startMoto(opts: StartMotoOptions): Promise<MotoServer> {
 }
 
 /** Status of a GET without keep-alive (no pooled socket outlives the probe). */
-function httpStatus(url: string): Promise<number> {
+export function httpStatus(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent: false, timeout: 2000 }, (res) => {
       res.resume();

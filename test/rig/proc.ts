@@ -86,6 +86,8 @@ export interface SpawnOptions {
   logFile: string;
   /** Written with the pid (and removed at exit), for the reaper; servers that write their own need none. */
   pidFile?: string;
+  /** Set over this process's environment. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -102,6 +104,7 @@ export function spawnServer(cmd: string, args: string[], opts: SpawnOptions): Se
         cwd: opts.cwd,
         uid: opts.as?.uid,
         gid: opts.as?.gid,
+        ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
       });
     } finally {
       closeSync(log);

@@ -13,8 +13,8 @@ import {
 export const TEST_REGION = 'us-east-1';
 export const TEST_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
-export function s3Client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials: TEST_CREDENTIALS });
+export function s3Client(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string } = TEST_CREDENTIALS): S3Client {
+  return new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials });
 }
 
 let bucketCounter = 0;
