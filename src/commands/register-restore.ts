@@ -14,16 +14,14 @@ const restoreFlags = z.object({
   toContainer: z.string().min(1).optional(),
   force: z.boolean().optional(),
   verify: z.boolean().optional(),
-  envFile: z.string().optional(),
 });
 
 const verifyFlags = z.object({
   sample: z.coerce.number({ message: '--sample expects a number' }).int().min(1, '--sample expects a number ≥ 1').max(1000).optional(),
   backupId: z.string().trim().min(1).optional(),
-  envFile: z.string().optional(),
 });
 
-const listFlags = z.object({ json: z.boolean().optional(), envFile: z.string().optional() });
+const listFlags = z.object({ json: z.boolean().optional() });
 
 export function registerRestoreCommands(program: Command, setExitCode: (code: number) => void): void {
   program
@@ -36,10 +34,9 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .option('--to-container <name>', 'target: an active container (the configured DB host, its Port)')
     .option('--force', 'replace what a non-empty target database holds')
     .option('--verify', 'test restore instead: into scratch databases on the verification server, counted, then dropped')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .action(async (name: string, raw: unknown) => {
       const flags = restoreFlags.parse(raw);
-      const ctx = setUp(flags);
+      const ctx = setUp({});
       const signal = interruptSignal(ctx.log);
       setExitCode(
         await runRestore(
@@ -64,10 +61,9 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .argument('[names...]', 'containers to verify (default: every active container with a verification server, and _admin-db)')
     .option('--sample <n>', 'verify only n of them: those verified longest ago first')
     .option('--backup-id <id>', 'with one name: verify this backup instead of the newest successful one')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .action(async (names: string[], raw: unknown) => {
       const flags = verifyFlags.parse(raw);
-      const ctx = setUp(flags);
+      const ctx = setUp({});
       const signal = interruptSignal(ctx.log);
       setExitCode(
         await runVerify(
@@ -83,7 +79,6 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .description("a container's backups: S3 folders with their objects and sizes, joined with the backups log, newest first")
     .argument('<name>', "the container's name, or _admin-db")
     .option('--json', 'one JSON document on stdout (logs go to stderr)')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .action(async (name: string, raw: unknown) => {
       const flags = listFlags.parse(raw);
       const ctx = setUp(flags);
