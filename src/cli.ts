@@ -2,7 +2,7 @@
 // 2 bad usage or configuration; 3 could not start; 4 backups fine but the run could not report them (mail, rows).
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
-import { loadConfig, readEnvFile, type Config } from './config.js';
+import { applyEnvFile, loadConfig, type Config } from './config.js';
 import { CannotStartError, ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { BACKUP_TYPES, type BackupType } from './plan.js';
@@ -37,7 +37,6 @@ const runFlags = z.object({
   concurrency: z.coerce.number({ message: '--concurrency expects a number' }).int().min(1).max(64).optional(),
   timeout: durationFlag('--timeout'),
   stallTimeout: durationFlag('--stall-timeout'),
-  envFile: z.string().optional(),
   compress: z.enum(['none', 'gzip', 'zstd'], { message: '--compress must be none, gzip or zstd' }).optional(),
 });
 type RunFlags = z.infer<typeof runFlags>;
@@ -48,9 +47,9 @@ export interface Context {
   mask: Masker;
 }
 
-export function setUp(flags: { envFile?: string | undefined; json?: boolean | undefined }): Context {
-  const env = flags.envFile ? { ...readEnvFile(flags.envFile), ...process.env } : process.env;
-  const config = loadConfig(env);
+/** The settings (the env file, if any, is already in the environment: see applyEnvFileOption), the log, the masker. */
+export function setUp(flags: { json?: boolean | undefined }): Context {
+  const config = loadConfig(process.env);
   const mask = makeMasker(config.secrets);
   // With --json, stdout carries only the JSON result; the log goes to stderr.
   const log = createLogger({ level: config.logLevel, mask, fd: flags.json ? 2 : 1 });
@@ -138,6 +137,21 @@ async function backupAction(names: string[], raw: unknown, adminDbOnly = false):
   return code;
 }
 
+const envFileOption = () =>
+  new Option('--env-file <path>', 'read settings from this KEY=VALUE file, before or after the subcommand (the environment wins; syntax: README)');
+
+/** Puts the --env-file given to the command about to run (or to its parent) into the environment. */
+function applyEnvFileOption(action: Command): void {
+  const given: string[] = [];
+  for (let command: Command | null = action; command; command = command.parent) {
+    const path = command.opts<{ envFile?: string }>().envFile;
+    if (path) given.unshift(path);
+  }
+  const paths = [...new Set(given)];
+  if (paths.length > 1) throw new ConfigError(`--env-file is given twice (${paths.join(', ')}): give it once`);
+  if (paths[0]) applyEnvFile(paths[0]);
+}
+
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('backup-all')
     .description('Back up the databases of a MyDB installation into S3 (server-side encrypted).')
@@ -151,7 +165,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--compress <mode>', 'stream compression of SQL and archive dumps for this run').choices(['none', 'gzip', 'zstd']))
     .option('--worker', 'one of several processes (hosts) sharing this run: claim containers one by one, no run lock')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
+    .addOption(envFileOption())
     .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
@@ -162,7 +176,6 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description("back up the admin database itself (pg_dump -Fc to {prefix}/_admin-db/{folder}/); also part of the nightly run")
     .option('--dry-run', 'print the command and the S3 key; do nothing')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file')
     .action(async (flags: unknown) => setExitCode(await backupAction([], flags, true)));
 
   program
@@ -170,8 +183,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('the start/end audit of every active container; exit 1 if any is out of policy')
     .option('--json', 'one JSON document instead of the table')
     .option('--prom <file>', 'also write a node_exporter textfile with per-container gauges')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file')
-    .action(async (flags: { json?: boolean; prom?: string; envFile?: string }) => {
+    .action(async (flags: { json?: boolean; prom?: string }) => {
       const ctx = setUp({ ...flags, json: true });
       const print = (line: string) => process.stdout.write(`${line}\n`);
       setExitCode(await runAudit(ctx.config, { json: flags.json ?? false, ...(flags.prom ? { prom: flags.prom } : {}) }, print, ctx.mask));
@@ -180,12 +192,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('check')
     .description('validate the configuration and reach the admin DB, the bucket, SMTP and the dump tools')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file')
-    .action(async (flags: { envFile?: string }) => {
-      const ctx = setUp(flags);
+    .action(async () => {
+      const ctx = setUp({});
       setExitCode(await runCheck(ctx.config, ctx.mask, (line) => process.stdout.write(`${line}\n`)));
     });
   registerRestoreCommands(program, setExitCode);
+
+  // --env-file is global: before the subcommand it is the root's option, after it the subcommand's own (added to
+  // every subcommand here, so a new one has it too). Applied before any action runs.
+  for (const command of program.commands) command.addOption(envFileOption());
+  program.hook('preAction', (_program, action) => applyEnvFileOption(action));
   return program;
 }
 

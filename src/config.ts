@@ -1,5 +1,5 @@
-// The single source of settings: the environment (optionally merged with an env file), validated once by zod.
-// Everything else receives the typed Config and trusts it.
+// The single source of settings: the environment (an env file's settings added to it first: applyEnvFile), validated
+// once by zod. Everything else receives the typed Config and trusts it.
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -332,12 +332,75 @@ export interface Config {
   secrets: string[];
 }
 
-/** Reads KEY=VALUE lines (the cron `.backup_env`); the process environment wins over the file. */
+// The env file: dotenv syntax as Node's `--env-file` reads it (util.parseEnv reads each value), limited to lines that
+// Node and the dotenv package both read literally. Both cut KEY=abc#def to abc without a word and they differ on
+// backslashes: such a line is an error naming it instead. The rules for operators: README, "The env file".
+const ENV_FILE_SETTING = /^ *(?:export )?([A-Za-z_][A-Za-z0-9_]*) *=(.*)$/;
+const ENV_FILE_BLANK_OR_COMMENT = /^[ \t]*(?:#.*)?$/;
+
+/** Why the text after `KEY=` cannot be read unambiguously; undefined when it can. */
+function envFileValueProblem(raw: string): string | undefined {
+  const text = raw.replace(/^ +/, '');
+  const quote = text[0];
+  if (quote === "'" || quote === '"' || quote === '`') {
+    const end = text.indexOf(quote, 1);
+    if (end < 0) return `the value's opening ${quote} has no closing ${quote} on the same line`;
+    // First: for "a\"b" the closing quote found is the escaped one.
+    if (quote === '"' && text.slice(1, end).includes('\\')) return 'a backslash inside "…" is read differently by different tools: quote the value with \'…\' or `…` instead';
+    if (!ENV_FILE_BLANK_OR_COMMENT.test(text.slice(end + 1))) return 'text follows the closing quote: put the whole value inside the quotes';
+    return undefined;
+  }
+  // Unquoted: a # after a space starts a comment; spaces around the value are dropped.
+  const value = raw.replace(/ +#.*$/, '').replace(/^ +| +$/g, '');
+  if (/[\x00-\x1f\x7f]/.test(value)) return 'a tab or other control character must be inside quotes';
+  if (value.includes('#')) return 'a # inside a value must be quoted';
+  if (/["'`\\]/.test(value)) return 'a value holding a quote or a backslash must be quoted';
+  return undefined;
+}
+
+/** The settings of an env file's text; a line that is not read exactly as written is a ConfigError naming it. */
+export function parseEnvFile(text: string, source: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  const lineOf = new Map<string, number>();
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((line, index) => {
+    const where = `${source}, line ${index + 1}`;
+    if (ENV_FILE_BLANK_OR_COMMENT.test(line)) return;
+    const match = ENV_FILE_SETTING.exec(line);
+    if (!match) throw new ConfigError(`${where} is not KEY=value (a name of letters, digits and _), a # comment or blank`);
+    const key = match[1]!;
+    const problem = envFileValueProblem(match[2]!);
+    if (problem) throw new ConfigError(`${where} (${key}): ${problem}`);
+    const first = lineOf.get(key);
+    if (first !== undefined) throw new ConfigError(`${where} sets ${key} again (first on line ${first})`);
+    const value = parseEnv(line)[key];
+    // The checks above keep to what the parser reads literally; if a Node release reads a line differently, say so.
+    if (value === undefined) throw new ConfigError(`${where} (${key}) could not be read by this Node.js release's parser`);
+    settings[key] = value;
+    lineOf.set(key, index + 1);
+  });
+  return settings;
+}
+
+/** The settings of the env file at `path` (the cron `backup_env`). */
 export function readEnvFile(path: string): Record<string, string> {
+  let text: string;
   try {
-    return parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read env file ${path}: ${(err as Error).message}`);
+  }
+  return parseEnvFile(text, `env file ${path}`);
+}
+
+/**
+ * Adds the env file's settings to the environment, where the environment has no such variable (it wins over the
+ * file). Into the environment itself, not a copy: TZ (local time of backup ids, the weekly day) and the AWS SDK's
+ * default credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...) read process.env.
+ */
+export function applyEnvFile(path: string, env: NodeJS.ProcessEnv = process.env): void {
+  for (const [key, value] of Object.entries(readEnvFile(path))) {
+    if (env[key] === undefined) env[key] = value;
   }
 }
 

@@ -30,17 +30,15 @@ const restoreFlags = z.object({
   verify: z.boolean().optional(),
   adminDb: z.boolean().optional(),
   id: containerId,
-  envFile: z.string().optional(),
 });
 
 const verifyFlags = z.object({
   adminDb: z.boolean().optional(),
   sample: z.coerce.number({ message: '--sample expects a number' }).int().min(1, '--sample expects a number ≥ 1').max(1000).optional(),
   backupId: z.string().trim().min(1).optional(),
-  envFile: z.string().optional(),
 });
 
-const listFlags = z.object({ json: z.boolean().optional(), adminDb: z.boolean().optional(), id: containerId, envFile: z.string().optional() });
+const listFlags = z.object({ json: z.boolean().optional(), adminDb: z.boolean().optional(), id: containerId });
 
 export function registerRestoreCommands(program: Command, setExitCode: (code: number) => void): void {
   program
@@ -55,11 +53,10 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .option('--to-container <name>', 'target: an active container (the configured DB host, its Port)')
     .option('--force', 'replace what a non-empty target database holds')
     .option('--verify', 'test restore instead: into scratch databases on the verification server, counted, then dropped')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .action(async (name: string | undefined, raw: unknown) => {
       const flags = restoreFlags.parse(raw);
       const owner = ownerOf(name, flags);
-      const ctx = setUp(flags);
+      const ctx = setUp({});
       const signal = interruptSignal(ctx.log);
       setExitCode(
         await runRestore(
@@ -85,10 +82,9 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .option('--admin-db', "the admin database's own backup (with or without names)")
     .option('--sample <n>', 'verify only n of them: those verified longest ago first')
     .option('--backup-id <id>', 'with one name: verify this backup instead of the newest successful one')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .action(async (names: string[], raw: unknown) => {
       const flags = verifyFlags.parse(raw);
-      const ctx = setUp(flags);
+      const ctx = setUp({});
       const signal = interruptSignal(ctx.log);
       setExitCode(
         await runVerify(
@@ -106,11 +102,10 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .option('--id <id>', "the container's id in the admin DB, when the name stands for several")
     .option('--admin-db', "the admin database's own backups")
     .option('--json', 'one JSON document on stdout (logs go to stderr)')
-    .option('--env-file <path>', 'read settings from this KEY=VALUE file (the environment wins)')
     .action(async (name: string | undefined, raw: unknown) => {
       const flags = listFlags.parse(raw);
       const owner = ownerOf(name, flags);
-      const ctx = setUp(flags);
+      const ctx = setUp({ json: flags.json });
       setExitCode(await runList(ctx.config, { owner, json: flags.json ?? false }, { log: ctx.log, mask: ctx.mask, print }));
     });
 }

@@ -25,6 +25,7 @@ describe('parseContainer', () => {
     expect(parseContainer(1, 'row', { Info: { Name: 'shop', dbengine: 'Postgres', Port: '32011', backup_freq: 'Weekly' } })).toEqual({
       id: 1,
       name: 'shop',
+      rowName: 'row',
       engine: 'Postgres',
       port: 32011,
       frequency: 'Weekly',
