@@ -10,20 +10,7 @@
  * several --concurrency values. Figures are medians of --runs runs in one session; peak RSS is the uploader's
  * (aws for B, node for C) from GNU time.
  *
- * Options:
- *   --size-gib N       dump size of the generated PostgreSQL database, and SQL size of the MariaDB one (default 1)
- *   --runs N           runs per figure (default 3)
- *   --fleet N          containers in the fleet run (default 50)
- *   --concurrency LIST fleet concurrencies (default 1,2,4,8)
- *   --only LIST        some of: pg, maria, fleet (default all)
- *   --sweep            also sweep BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE for C (MariaDB, no compression)
- *   --json FILE        also write every figure as JSON
- *   --bin PATH         run this build of the CLI for C (e.g. a checkout of an older commit), default bin/backup-all
- *   --s3 moto|null     the S3 server: moto (default), or bench/null-s3.mjs, which answers like S3 but keeps no data:
- *                      for dumps bigger than moto can hold (it assembles an object in memory ~4 times over), and to
- *                      see the uploaders without the emulator's CPU
- *   --env K=V,...      extra settings for every C run (e.g. BACKUP_S3_CHECKSUM=WHEN_REQUIRED), to measure what a setting costs
- *   --quick            CI smoke: 32 MiB dumps, 1 run, a fleet of 10 (under a minute)
+ * Options: `npm run bench -- --help`.
  * Not a test: vitest never runs it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, freemem, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command as CommanderCommand, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { execa } from 'execa';
 import { createAdminDb, type SeedContainer } from '../test/helpers/admin-db.js';
 import { toolEnv } from '../test/helpers/run-cli.js';
@@ -82,51 +69,94 @@ interface Options {
   quick: boolean;
 }
 
+const PARTS = ['pg', 'maria', 'fleet'];
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+const positiveList = (value: string): number[] => value.split(',').map((v) => Math.round(positive(v)));
+
+function parts(value: string): Set<string> {
+  const wanted = value.split(',').map((s) => s.trim());
+  const unknown = wanted.filter((p) => !PARTS.includes(p));
+  if (unknown.length) throw new InvalidArgumentError(`expected some of ${PARTS.join(', ')}, not ${unknown.join(', ')}.`);
+  return new Set(wanted);
+}
+
+function settings(value: string): Record<string, string> {
+  const pairs = value.split(',').filter(Boolean);
+  const bad = pairs.filter((kv) => kv.indexOf('=') <= 0);
+  if (bad.length) throw new InvalidArgumentError(`expected K=V pairs separated by commas, not ${bad.join(', ')}.`);
+  return Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
+function benchProgram(): CommanderCommand {
+  return new CommanderCommand('npm run bench --')
+    .description(
+      'Throughput and memory of a backup (C: backup-all) beside the dump alone (A) and the old shell pipeline (B: pg_dump | aws s3 cp), ' +
+        'for PostgreSQL and MariaDB, then a fleet of small containers, on throwaway local servers. Results: BENCHMARKS.md.',
+    )
+    .option('--size-gib <n>', 'dump size of the generated PostgreSQL database, and SQL size of the MariaDB one (default 1)', positive)
+    .option('--runs <n>', 'runs per figure (default 3)', positive)
+    .option('--fleet <n>', 'containers in the fleet run (default 50)', positive)
+    .option('--concurrency <list>', 'fleet concurrencies (default 1,2,4,8)', positiveList)
+    .option('--only <list>', `some of: ${PARTS.join(', ')} (default all)`, parts)
+    .option('--sweep', 'also sweep BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE for C (MariaDB, no compression)')
+    .option('--json <file>', 'also write every figure as JSON')
+    .option('--bin <path>', 'run this build of the CLI for C (e.g. a checkout of an older commit), default bin/backup-all')
+    .addOption(
+      new Option(
+        '--s3 <server>',
+        'the S3 server: moto, or bench/null-s3.mjs, which answers like S3 but keeps no data: for dumps bigger than moto can hold ' +
+          '(it assembles an object in memory ~4 times over), and to see the uploaders without the emulator\'s CPU',
+      )
+        .choices(['moto', 'null'])
+        .default('moto'),
+    )
+    .option('--env <K=V,...>', 'extra settings for every C run (e.g. BACKUP_S3_CHECKSUM=WHEN_REQUIRED), to measure what a setting costs', settings)
+    .option('--quick', 'CI smoke: 32 MiB dumps, 1 run, a fleet of 10 (under a minute)')
+    .exitOverride();
+}
+
+/** The options, or the process ends: 0 after --help, 2 after commander's one-line message for a bad option. */
 function options(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'size-gib': { type: 'string' },
-      runs: { type: 'string' },
-      fleet: { type: 'string' },
-      concurrency: { type: 'string' },
-      only: { type: 'string' },
-      sweep: { type: 'boolean' },
-      json: { type: 'string' },
-      bin: { type: 'string' },
-      s3: { type: 'string' },
-      quick: { type: 'boolean' },
-      env: { type: 'string' },
-    },
-  });
+  const program = benchProgram();
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    throw err;
+  }
+  const values = program.opts<{
+    sizeGib?: number;
+    runs?: number;
+    fleet?: number;
+    concurrency?: number[];
+    only?: Set<string>;
+    sweep?: boolean;
+    json?: string;
+    bin?: string;
+    s3: 'moto' | 'null';
+    env?: Record<string, string>;
+    quick?: boolean;
+  }>();
   const quick = values.quick ?? false;
-  const number = (v: string | undefined, fallback: number, name: string) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} expects a positive number`);
-    return n;
-  };
   return {
-    dumpBytes: quick && values['size-gib'] === undefined ? 32 * MIB : number(values['size-gib'], 1, 'size-gib') * GIB,
-    runs: Math.round(number(values.runs, quick ? 1 : 3, 'runs')),
-    fleet: Math.round(number(values.fleet, quick ? 10 : 50, 'fleet')),
-    concurrency: (values.concurrency ?? '1,2,4,8').split(',').map((c) => Math.round(number(c, 1, 'concurrency'))),
-    only: new Set((values.only ?? 'pg,maria,fleet').split(',').map((s) => s.trim())),
+    dumpBytes: values.sizeGib === undefined ? (quick ? 32 * MIB : GIB) : values.sizeGib * GIB,
+    runs: Math.round(values.runs ?? (quick ? 1 : 3)),
+    fleet: Math.round(values.fleet ?? (quick ? 10 : 50)),
+    concurrency: values.concurrency ?? [1, 2, 4, 8],
+    only: values.only ?? new Set(PARTS),
     sweep: values.sweep ?? false,
     ...(values.json ? { json: values.json } : {}),
     bin: values.bin ?? DEFAULT_BIN,
-    env: Object.fromEntries(
-      (values.env ?? '')
-        .split(',')
-        .filter(Boolean)
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-    ),
-    s3: values.s3 === 'null' ? 'null' : values.s3 === undefined || values.s3 === 'moto' ? 'moto' : badS3(values.s3),
+    env: values.env ?? {},
+    s3: values.s3,
     quick,
   };
-}
-
-function badS3(value: string): never {
-  throw new Error(`--s3 expects moto or null, not '${value}'`);
 }
 
 // ------------------------------------------------------------------------------------------------ commands
@@ -582,7 +612,6 @@ function machine(): string {
 }
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const opts = options(process.argv.slice(2));
   requireGnuTime();
   const aws = await findAws();

