@@ -1,15 +1,11 @@
 // The mongodump archive check (src/engines/mongo-archive.ts) against archives written the way mongodump writes them
-// (test/fixtures/mongo-archive-writer.mjs), cut, bent and fed a byte at a time; and against the stand-in mongodump.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+// (test/fixtures/mongo-archive-writer.mjs), cut, bent and fed a byte at a time. The stand-in mongodump's archives, as
+// a child process writes them: test/engine-commands.test.ts.
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ArchiveCorrupt, MongoArchiveParser, crc64Ecma, summarizeArchive, type ArchiveSummary } from '../../src/engines/mongo-archive.js';
-import { fakeMongoSettingsPath } from '../fixtures/fake-mongo.mjs';
-import { ARCHIVE_MAGIC, Double, TERMINATOR, archiveBuffer, crc64, encodeBson, fakeDump, type ArchiveNamespace } from '../fixtures/mongo-archive-writer.mjs';
+import { ARCHIVE_MAGIC, Double, TERMINATOR, archiveBuffer, crc64, encodeBson, type ArchiveNamespace } from '../fixtures/mongo-archive-writer.mjs';
 
 const docs = (n: number, collection: string) =>
   Array.from({ length: n }, (_, i) => ({ _id: i, name: `${collection}-${i}`, price: new Double(i + 0.5), paid: i % 2 === 0, address: { city: 'Bern', zip: 3000 + i }, photo: Buffer.alloc(i * 3, i) }));
@@ -168,71 +164,5 @@ describe('MongoArchiveParser', () => {
     expect(() => parser.push(Buffer.from('nope'))).toThrow(ArchiveCorrupt);
     expect(() => parser.push(plain)).toThrow(/^bad magic/);
     await expect(parser.end()).rejects.toThrow(/^bad magic/);
-  });
-});
-
-// The stand-in mongodump (test/fixtures/bin), run directly with its settings file, parsed as it streams.
-describe('the stand-in mongodump writes valid archives', () => {
-  const bin = join(dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'bin');
-  const port = 20_000 + Math.floor(Math.random() * 40_000);
-  let dir: string;
-  let config: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mongo-archive-test-'));
-    config = join(dir, 'mongo.yml');
-    await writeFile(config, 'password: pw\n');
-    await chmod(config, 0o600);
-    await mkdir(dirname(fakeMongoSettingsPath(port)), { recursive: true });
-  });
-  afterAll(async () => {
-    await rm(fakeMongoSettingsPath(port), { force: true });
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function dump(settings: Record<string, string | number>, gzip: boolean): Promise<{ summary: Promise<ArchiveSummary>; exit: Promise<number | null> }> {
-    const lines = Object.entries({ FAKE_MONGO_PASSWORD: 'pw', ...settings }).map(([k, v]) => `${k}=${v}`);
-    await writeFile(fakeMongoSettingsPath(port), lines.join('\n'));
-    const child = spawn(join(bin, 'mongodump'), ['--archive', ...(gzip ? ['--gzip'] : []), `--port=${port}`, `--config=${config}`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { summary: summarizeArchive(child.stdout, { gzip }), exit };
-  }
-
-  it.each([false, true])('the default content, exactly FAKE_MONGODUMP_BYTES before gzip (gzip %s)', async (gzip) => {
-    const { summary, exit } = await dump({ FAKE_MONGODUMP_BYTES: 1_000_000 }, gzip);
-    expect(await summary).toEqual({ collections: fakeDump(1_000_000).documents, bytes: 1_000_000 });
-    expect(await exit).toBe(0);
-    expect(fakeDump(1_000_000).documents).toMatchObject({ 'admin.system.version': 2, 'shop.audit_log': 0 });
-  });
-
-  it('the collections FAKE_MONGODUMP_COLLECTIONS names', async () => {
-    const { summary } = await dump({ FAKE_MONGODUMP_BYTES: 300_000, FAKE_MONGODUMP_COLLECTIONS: 'shop.orders=40,shop.empty=0,crm.contacts=7' }, false);
-    expect(await summary).toEqual({ collections: { 'shop.orders': 40, 'shop.empty': 0, 'crm.contacts': 7 }, bytes: 300_000 });
-  });
-
-  it.each([false, true])('FAKE_MONGODUMP_CORRUPT=crc: a complete archive with a wrong CRC (gzip %s)', async (gzip) => {
-    const { summary, exit } = await dump({ FAKE_MONGODUMP_BYTES: 200_000, FAKE_MONGODUMP_CORRUPT: 'crc' }, gzip);
-    await expect(summary).rejects.toThrow(/^CRC mismatch for shop\.orders/);
-    await exit;
-  });
-
-  it('a dump cut by FAKE_MONGODUMP_FAIL_AFTER is truncated', async () => {
-    const { summary } = await dump({ FAKE_MONGODUMP_BYTES: 500_000, FAKE_MONGODUMP_FAIL_AFTER: 123_456 }, false);
-    await expect(summary).rejects.toThrow(/^archive is truncated at offset 123456/);
-  });
-});
-
-// A real mongodump against a real server, if the environment has both (not on the CI machine).
-const realUri = process.env.MONGO_TEST_URI;
-const which = spawnSync('which', ['mongodump'], { encoding: 'utf8' });
-const realMongodump = which.status === 0 && !which.stdout.includes('fixtures');
-describe.runIf(realUri && realMongodump)('a real mongodump archive (MONGO_TEST_URI)', () => {
-  it.each([false, true])('parses, every namespace closed with a matching CRC (gzip %s)', async (gzip) => {
-    const child = spawn('mongodump', ['--archive', ...(gzip ? ['--gzip'] : []), `--uri=${realUri}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const summary = await summarizeArchive(child.stdout, { gzip });
-    expect(await exit).toBe(0);
-    expect(summary.bytes).toBeGreaterThan(0);
-    expect(Object.values(summary.collections).every((n) => Number.isInteger(n) && n >= 0)).toBe(true);
   });
 });
