@@ -14,8 +14,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // Pure code: no servers, no child processes.
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        // Pure code: no servers, no child processes (the setup file makes spawning one fail).
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['./test/unit/setup-no-processes.ts'] },
       },
       {
         extends: true,
