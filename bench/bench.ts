@@ -7,15 +7,15 @@
  *   B  pg_dump -Fc DB | aws s3 cp - s3://…        the old tool's way
  *   C  backup-all NAME                            this tool
  * and the same for mariadb-dump (C with compression none, gzip and zstd), then a fleet of small containers at
- * several --concurrency values. Figures are medians of --runs runs in one session; peak RSS is the uploader's
- * (aws for B, node for C) from GNU time.
+ * several --concurrency values, and the row counters alone (bench/counters.ts). Figures are medians of --runs runs in
+ * one session; peak RSS is the uploader's (aws for B, node for C) from GNU time.
  *
  * Options:
  *   --size-gib N       dump size of the generated PostgreSQL database, and SQL size of the MariaDB one (default 1)
  *   --runs N           runs per figure (default 3)
  *   --fleet N          containers in the fleet run (default 50)
  *   --concurrency LIST fleet concurrencies (default 1,2,4,8)
- *   --only LIST        some of: pg, maria, fleet (default all)
+ *   --only LIST        some of: pg, maria, fleet, counters (default all; counters alone start no servers)
  *   --sweep            also sweep BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE for C (MariaDB, no compression)
  *   --json FILE        also write every figure as JSON
  *   --bin PATH         run this build of the CLI for C (e.g. a checkout of an older commit), default bin/backup-all
@@ -23,7 +23,7 @@
  *                      for dumps bigger than moto can hold (it assembles an object in memory ~4 times over), and to
  *                      see the uploaders without the emulator's CPU
  *   --env K=V,...      extra settings for every C run (e.g. BACKUP_S3_CHECKSUM=WHEN_REQUIRED), to measure what a setting costs
- *   --quick            CI smoke: 32 MiB dumps, 1 run, a fleet of 10 (under a minute)
+ *   --quick            CI smoke: 32 MiB dumps (and counters), 1 run, a fleet of 10 (under a minute)
  * Not a test: vitest never runs it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -52,6 +52,7 @@ import { dumpDatabaseStep } from '../src/engines/postgres.js';
 import { mariadb } from '../src/engines/mariadb.js';
 import type { Command, Target } from '../src/engines/types.js';
 import { deleteObjects } from '../src/storage/s3.js';
+import { measureCounters, type CounterFigure } from './counters.js';
 import { generateMariadb, generatePostgres } from './data.js';
 import { measure, medianStats, requireGnuTime, sh, type RunStats, type Timed } from './measure.js';
 
@@ -60,6 +61,8 @@ const NULL_S3 = fileURLToPath(new URL('./null-s3.mjs', import.meta.url));
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 const BENCH_DB = 'benchdata';
+/** Dump bytes each row counter reads per run (held in memory). */
+const COUNTER_BYTES = 256 * MIB;
 const BUCKET = 'mydb-bench';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -110,7 +113,7 @@ function options(argv: string[]): Options {
     runs: Math.round(number(values.runs, quick ? 1 : 3, 'runs')),
     fleet: Math.round(number(values.fleet, quick ? 10 : 50, 'fleet')),
     concurrency: (values.concurrency ?? '1,2,4,8').split(',').map((c) => Math.round(number(c, 1, 'concurrency'))),
-    only: new Set((values.only ?? 'pg,maria,fleet').split(',').map((s) => s.trim())),
+    only: new Set((values.only ?? 'pg,maria,fleet,counters').split(',').map((s) => s.trim())),
     sweep: values.sweep ?? false,
     ...(values.json ? { json: values.json } : {}),
     bin: values.bin ?? DEFAULT_BIN,
@@ -581,9 +584,33 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${mem}, ${load}, node ${process.version}`;
 }
 
+/** The counters' table. */
+function countersReport(figures: CounterFigure[]): string {
+  return [
+    `Row counters alone (in this process, a dump in memory handed over in 512 KiB pieces):`,
+    table(
+      ['Counter', 'MiB', 'Seconds', 'MiB/s'],
+      figures.map((f) => [f.counter, f1(f.mib), f2(f.seconds), f1(f.mib / f.seconds)]),
+    ),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const opts = options(process.argv.slice(2));
+  let counters: CounterFigure[] = [];
+  if (opts.only.has('counters')) {
+    note('measuring the row counters (in memory)');
+    counters = await measureCounters(opts.quick ? 32 * MIB : COUNTER_BYTES, opts.runs);
+  }
+  if (![...opts.only].some((s) => s !== 'counters')) {
+    say(`\nmydb-backup benchmark — ${new Date().toISOString()}`);
+    say(machine());
+    say(`runs per figure: ${opts.runs} (medians)\n`);
+    say(countersReport(counters));
+    if (opts.json) await writeFile(opts.json, JSON.stringify({ machine: machine(), options: { ...opts, only: [...opts.only] }, counters }, null, 2));
+    return;
+  }
   requireGnuTime();
   const aws = await findAws();
   if (!aws) note('aws CLI not found: the B rows (the old pipeline) are left out');
@@ -621,10 +648,11 @@ async function main(): Promise<void> {
     say(load.stop());
     say(`C: ${opts.bin}${Object.keys(opts.env).length ? ` with ${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; S3: ${server.name}; runs per figure: ${opts.runs} (medians); total ${f1((Date.now() - started) / 1000)} s\n`);
     say(bench.report());
+    if (counters.length) say(`\n${countersReport(counters)}`);
     if (opts.json) {
       await writeFile(
         opts.json,
-        JSON.stringify({ machine: machine(), options: { ...opts, only: [...opts.only] }, rows: bench.rows, fleet: bench.fleetRows, sweep: bench.sweepRows }, null, 2),
+        JSON.stringify({ machine: machine(), options: { ...opts, only: [...opts.only] }, rows: bench.rows, fleet: bench.fleetRows, sweep: bench.sweepRows, counters }, null, 2),
       );
     }
   } finally {
