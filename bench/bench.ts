@@ -7,8 +7,8 @@
  *   B  pg_dump -Fc DB | aws s3 cp - s3://…        the old tool's way
  *   C  backup-all NAME                            this tool
  * and the same for mariadb-dump (C with compression none, gzip and zstd), then a fleet of small containers at
- * several --concurrency values. Figures are medians of --runs runs in one session; peak RSS is the uploader's
- * (aws for B, node for C) from GNU time.
+ * several --concurrency values, and the row counters alone (bench/counters.ts). Figures are medians of --runs runs in
+ * one session; peak RSS is the uploader's (aws for B, node for C) from GNU time.
  *
  * Options: `npm run bench -- --help`.
  * Not a test: vitest never runs it.
@@ -39,6 +39,7 @@ import { dumpDatabaseStep } from '../src/engines/postgres.js';
 import { mariadb } from '../src/engines/mariadb.js';
 import type { Command, Target } from '../src/engines/types.js';
 import { deleteObjects } from '../src/storage/s3.js';
+import { measureCounters, type CounterFigure } from './counters.js';
 import { generateMariadb, generatePostgres } from './data.js';
 import { measure, medianStats, requireGnuTime, sh, type RunStats, type Timed } from './measure.js';
 
@@ -47,6 +48,8 @@ const NULL_S3 = fileURLToPath(new URL('./null-s3.mjs', import.meta.url));
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 const BENCH_DB = 'benchdata';
+/** Dump bytes each row counter reads per run (held in memory). */
+const COUNTER_BYTES = 256 * MIB;
 const BUCKET = 'mydb-bench';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -69,7 +72,7 @@ interface Options {
   quick: boolean;
 }
 
-const PARTS = ['pg', 'maria', 'fleet'];
+const PARTS = ['pg', 'maria', 'fleet', 'counters'];
 
 function positive(value: string): number {
   const n = Number(value);
@@ -103,7 +106,7 @@ function benchProgram(): CommanderCommand {
     .option('--runs <n>', 'runs per figure (default 3)', positive)
     .option('--fleet <n>', 'containers in the fleet run (default 50)', positive)
     .option('--concurrency <list>', 'fleet concurrencies (default 1,2,4,8)', positiveList)
-    .option('--only <list>', `some of: ${PARTS.join(', ')} (default all)`, parts)
+    .option('--only <list>', `some of: ${PARTS.join(', ')} (default all; counters alone start no servers)`, parts)
     .option('--sweep', 'also sweep BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE for C (MariaDB, no compression)')
     .option('--json <file>', 'also write every figure as JSON')
     .option('--bin <path>', 'run this build of the CLI for C (e.g. a checkout of an older commit), default bin/backup-all')
@@ -611,8 +614,32 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${mem}, ${load}, node ${process.version}`;
 }
 
+/** The counters' table. */
+function countersReport(figures: CounterFigure[]): string {
+  return [
+    `Row counters alone (in this process, a dump in memory handed over in 512 KiB pieces):`,
+    table(
+      ['Counter', 'MiB', 'Seconds', 'MiB/s'],
+      figures.map((f) => [f.counter, f1(f.mib), f2(f.seconds), f1(f.mib / f.seconds)]),
+    ),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
+  let counters: CounterFigure[] = [];
+  if (opts.only.has('counters')) {
+    note('measuring the row counters (in memory)');
+    counters = await measureCounters(opts.quick ? 32 * MIB : COUNTER_BYTES, opts.runs);
+  }
+  if (![...opts.only].some((s) => s !== 'counters')) {
+    say(`\nmydb-backup benchmark — ${new Date().toISOString()}`);
+    say(machine());
+    say(`runs per figure: ${opts.runs} (medians)\n`);
+    say(countersReport(counters));
+    if (opts.json) await writeFile(opts.json, JSON.stringify({ machine: machine(), options: { ...opts, only: [...opts.only] }, counters }, null, 2));
+    return;
+  }
   requireGnuTime();
   const aws = await findAws();
   if (!aws) note('aws CLI not found: the B rows (the old pipeline) are left out');
@@ -650,10 +677,11 @@ async function main(): Promise<void> {
     say(load.stop());
     say(`C: ${opts.bin}${Object.keys(opts.env).length ? ` with ${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; S3: ${server.name}; runs per figure: ${opts.runs} (medians); total ${f1((Date.now() - started) / 1000)} s\n`);
     say(bench.report());
+    if (counters.length) say(`\n${countersReport(counters)}`);
     if (opts.json) {
       await writeFile(
         opts.json,
-        JSON.stringify({ machine: machine(), options: { ...opts, only: [...opts.only] }, rows: bench.rows, fleet: bench.fleetRows, sweep: bench.sweepRows }, null, 2),
+        JSON.stringify({ machine: machine(), options: { ...opts, only: [...opts.only] }, rows: bench.rows, fleet: bench.fleetRows, sweep: bench.sweepRows, counters }, null, 2),
       );
     }
   } finally {

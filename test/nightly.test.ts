@@ -10,8 +10,9 @@ import { applyGlobals, restorePgDump } from './helpers/restore.js';
 import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
 import { startSmtp, type SmtpSink, type SinkMessage } from './rig/smtp.js';
 import { freePort } from './rig/ports.js';
+import { RIG_PASSWORDS, scratchDir } from './rig/index.js';
 import { tableFingerprint } from './rig/seed.js';
-import { withPgClient } from './rig/postgres.js';
+import { startPostgres, withPgClient, type PgServer } from './rig/postgres.js';
 
 const rig = getRig();
 const s3 = s3Client(rig.moto.endpoint);
@@ -20,11 +21,19 @@ const today = new Date().getDay();
 const notToday = (today + 3) % 7;
 
 let sink: SmtpSink;
+/**
+ * Restores and test restores go to a server of this file's own: other files back up pgA and pgB (listing their
+ * databases) at the same time, so a database created or dropped there would fail their dumps.
+ */
+let restoreServer: PgServer;
 beforeAll(async () => {
-  sink = await startSmtp();
+  [sink, restoreServer] = await Promise.all([
+    startSmtp(),
+    startPostgres({ baseDir: await scratchDir(rig.baseDir, 'nightly-restores'), name: 'restores', adminPassword: RIG_PASSWORDS.pg }),
+  ]);
 });
 afterAll(async () => {
-  await sink.stop();
+  await Promise.allSettled([sink?.stop(), restoreServer?.stop()]);
 });
 
 async function scenario(hint: string, containers: SeedContainer[]) {
@@ -94,18 +103,17 @@ describe('the nightly run', () => {
 
   it('writes objects that restore into fresh databases with the same rows', async () => {
     const key = (object: string) => keys.find((k) => k.startsWith(`mydb/${object.split('/')[0]}.`) && k.endsWith(`/${object.split('/')[1]}`))!;
-    // alpha comes from pgA: restore it on pgB (roles from the globals first), and bravo the other way round.
-    await applyGlobals(s3, bucket, key('alpha/globals.sql'), rig.pgB);
-    for (const [object, source, target, db] of [
-      ['alpha/shop.dump', rig.pgA, rig.pgB, 'shop'],
-      ['alpha/blog.dump', rig.pgA, rig.pgB, 'blog'],
-      ['bravo/inventory.dump', rig.pgB, rig.pgA, 'inventory'],
+    // Roles from the globals first, then each database under its own name.
+    await applyGlobals(s3, bucket, key('alpha/globals.sql'), restoreServer);
+    await applyGlobals(s3, bucket, key('bravo/globals.sql'), restoreServer);
+    for (const [object, source, db] of [
+      ['alpha/shop.dump', rig.pgA, 'shop'],
+      ['alpha/blog.dump', rig.pgA, 'blog'],
+      ['bravo/inventory.dump', rig.pgB, 'inventory'],
     ] as const) {
-      const restored = `restored_${db}_${process.pid}`;
-      await restorePgDump(s3, bucket, key(object), target, restored);
+      await restorePgDump(s3, bucket, key(object), restoreServer, db);
       const before = await tableFingerprint(source, db);
-      const after = await tableFingerprint(target, restored);
-      await withPgClient(target.url('postgres'), (c) => c.query(`DROP DATABASE ${restored} WITH (FORCE)`));
+      const after = await tableFingerprint(restoreServer, db);
       expect(before.length).toBeGreaterThan(0);
       expect(after).toEqual(before);
     }
@@ -142,15 +150,14 @@ describe('the nightly run', () => {
     const key = keys.find((k) => k.startsWith('mydb/_admin-db/'))!;
     expect(key).toMatch(new RegExp(`^mydb/_admin-db/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}/${adminDbUrl.split('/').pop()}\\.dump$`));
     expect(adminRows[1]!.url).toBe(`s3://${bucket}/${key}`);
-    const restored = `restored_admin_${process.pid}`;
-    await restorePgDump(s3, bucket, key, rig.admin, restored);
+    const restored = 'restored_admin';
+    await restorePgDump(s3, bucket, key, restoreServer, restored);
     const counts = async (url: string) =>
       withPgClient(url, async (c) =>
         (await c.query(`SELECT (SELECT count(*) FROM containers)::int AS containers, (SELECT count(*) FROM container_state)::int AS states,
                                (SELECT count(*) FROM action_log)::int AS actions, (SELECT count(*) FROM backups)::int AS backups`)).rows[0],
       );
-    const after = await counts(rig.admin.url(restored));
-    await withPgClient(rig.admin.url('postgres'), (c) => c.query(`DROP DATABASE ${restored} WITH (FORCE)`));
+    const after = await counts(restoreServer.url(restored));
     // The dump is taken while the run writes its rows: it holds the containers and the rows written before it.
     expect(after).toMatchObject({ containers: 6, states: 6, actions: 0 });
     expect(after!.backups).toBeGreaterThanOrEqual(1);
@@ -329,7 +336,7 @@ describe('the dead-man switch and the nightly test restores', () => {
         extra: {
           BACKUP_PING_URL: `http://127.0.0.1:${port}/ping/abc-123`,
           BACKUP_VERIFY_SAMPLE: '1',
-          BACKUP_VERIFY_POSTGRES_URL: rig.admin.url('postgres'),
+          BACKUP_VERIFY_POSTGRES_URL: restoreServer.url('postgres'),
         },
       }));
       expect(run.exitCode, run.stdout).toBe(0);
@@ -338,7 +345,7 @@ describe('the dead-man switch and the nightly test restores', () => {
       expect(mail!.text).toMatch(/Test restores \(BACKUP_VERIFY_SAMPLE=1\): 1 of 1 OK/);
       const actions = await withPgClient(s.adminUrl, async (c) => (await c.query("SELECT action FROM action_log")).rows);
       expect(actions).toEqual([{ action: 'verify' }]);
-      const scratch = await rig.admin.query('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'mydbverify%'");
+      const scratch = await restoreServer.query('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'mydbverify%'");
       expect(scratch).toEqual([]);
       expectNoSecrets('log', run.stdout);
     } finally {

@@ -18,12 +18,24 @@
 // Documents are 5 bytes to 16 MiB (db.MaxBSONSize) and end in a 0 byte; a length of ff ff ff ff is the terminator.
 // A stream may end only between blocks, with every namespace opened also closed by its EOF block, and every
 // namespace of the prelude seen (mongorestore's demultiplexer: "archive finished before all collections were
-// seen") — except `type: "timeseries"` entries, whose data comes as `<db>.system.buckets.<name>`.
+// seen"). Every block's namespace must be one of the prelude's (mongorestore: "no intent for collection in
+// archive"). A `type: "timeseries"` entry's data comes as `<db>.system.buckets.<name>` from servers before 8.3, as
+// `<db>.<name>` from 8.3 on (the header's server_version says which; common/archive CreateDemux).
+//
+// Beyond the framing, what mongorestore refuses before it restores anything (and so does this check):
+//   - a header whose server_version is not x.y.z (PreludeExplorer.ReadDir, mongo-tools 100.16 on);
+//   - a collection's metadata that is not JSON: mongorestore parses every collection's metadata (bson.UnmarshalExtJSON
+//     into its Metadata struct, mongorestore/metadata.go) and stops at the first it cannot. mongodump 4.2.2 wrote
+//     such metadata when an index key held a quote (mongo-tools' testdata/bad-format.archive). Checked here: JSON
+//     syntax, with Go's scanner's leniency (raw control characters inside strings), and an object at the top. Not
+//     parsed by mongorestore, so not checked: empty metadata, the oplog's (db ""), system.profile's;
+//   - a namespace header with fields other than db, collection, EOF and CRC, or a CRC that is not an int64
+//     (NamespaceHeader.UnmarshalBSON, mongo-tools 100.14 on). mongodump writes exactly those, the CRC as int64.
 //
 // Namespaces are reported as mongo-tools names them, `db + "." + collection`, whatever they are: `shop.orders`, a view
 // (always 0 documents: its definition is in the prelude), `admin.system.users` / `admin.system.roles` /
 // `admin.system.version` (users, roles and the auth schema, in full dumps), `<db>.system.buckets.<ts>` (time
-// series), `.oplog` (--oplog: db "" and collection "oplog"). A collection without documents counts 0.
+// series before 8.3), `.oplog` (--oplog: db "" and collection "oplog"). A collection without documents counts 0.
 //
 // Document contents are not decoded (neither does mongorestore before it sends them to the server): a changed byte
 // shows as a CRC mismatch. Only the small structural documents (prelude, namespace headers) are parsed, and only they
@@ -218,7 +230,8 @@ class PlainArchive {
   private blockStart = 0;
   private current: { name: string; ns: Namespace } | undefined; // the namespace of the open block
   private readonly namespaces = new Map<string, Namespace>();
-  private readonly expected = new Map<string, number>(); // prelude entries (not time series) → offset
+  private readonly expected = new Map<string, number>(); // the namespaces the prelude announces → offset of its entry
+  private timeseriesAsBuckets = true; // a source server before 8.3: time series data under system.buckets.<name>
   private failure: ArchiveCorrupt | undefined;
 
   push(chunk: Uint8Array): void {
@@ -396,21 +409,40 @@ class PlainArchive {
 
     if (this.section === Section.PreludeHeader) {
       str('version', true);
+      const serverVersion = str('server_version', false);
+      const version = parseServerVersion(serverVersion);
+      if (!version) {
+        throw this.corrupt(`archive header at offset ${at} has server_version '${serverVersion}', not a version x.y.z (mongorestore 100.16 and later refuse such an archive)`);
+      }
+      this.timeseriesAsBuckets = version[0] < 8 || (version[0] === 8 && version[1] < 3);
       this.section = Section.PreludeBody;
       return;
     }
     if (this.section === Section.PreludeBody) {
-      const name = `${str('db', false)}.${str('collection', true)}`;
-      if (str('type', false) !== 'timeseries') this.expected.set(name, at);
+      const db = str('db', false);
+      const collection = str('collection', true);
+      const metadata = str('metadata', false);
+      const timeseries = str('type', false) === 'timeseries';
+      if (metadata !== '' && db !== '' && collection !== 'system.profile') {
+        const problem = metadataProblem(metadata);
+        if (problem) throw this.corrupt(`the metadata of ${db}.${collection} (prelude entry at offset ${at}) is ${problem}, so mongorestore would refuse the archive`);
+      }
+      this.expected.set(timeseries && this.timeseriesAsBuckets ? `${db}.system.buckets.${collection}` : `${db}.${collection}`, at);
       return;
     }
 
-    // A namespace header (Section.BlockStart); demultiplexer.go HeaderBSON.
+    // A namespace header (Section.BlockStart); demultiplexer.go HeaderBSON, archive.go NamespaceHeader.UnmarshalBSON.
+    for (const key of fields.keys()) {
+      if (!NAMESPACE_HEADER_FIELDS.has(key)) throw this.corrupt(`namespace header at offset ${at} has an unknown field '${key}'`);
+    }
     const collection = str('collection', false);
     if (collection === '') throw this.corrupt(`namespace header at offset ${at} has no collection`);
     const name = `${str('db', false)}.${collection}`;
     const eof = fields.get('EOF') ?? false;
     if (typeof eof !== 'boolean') throw this.corrupt(`namespace header of ${name} at offset ${at} has a non-boolean EOF`);
+    if (!this.expected.has(name)) {
+      throw this.corrupt(`namespace ${name} at offset ${at} is not listed in the archive's prelude (mongorestore has nothing to restore it into)`);
+    }
     let ns = this.namespaces.get(name);
     if (ns?.closed) throw this.corrupt(`namespace ${name} appears again at offset ${at}, after its EOF block`);
     if (!ns) {
@@ -424,14 +456,38 @@ class PlainArchive {
       return;
     }
     const stated = fields.get('CRC') ?? 0n;
-    if (typeof stated !== 'bigint' && typeof stated !== 'number') throw this.corrupt(`EOF block of ${name} at offset ${at} has a non-integer CRC`);
+    if (typeof stated !== 'bigint') throw this.corrupt(`EOF block of ${name} at offset ${at} has a CRC that is not an int64`);
     const actual = crcValue(ns.crc);
-    if (BigInt(stated) !== actual) {
+    if (stated !== actual) {
       throw this.corrupt(`CRC mismatch for ${name}: its EOF block at offset ${at} says ${stated}, its ${ns.documents} documents hash to ${actual}`);
     }
     ns.closed = true;
     this.section = Section.AfterEof;
   }
+}
+
+const NAMESPACE_HEADER_FIELDS = new Set(['db', 'collection', 'EOF', 'CRC']);
+
+/** mongo-tools' db.StrToVersion: major.minor.patch, anything after a '-' or '+' ignored; undefined when not that. */
+function parseServerVersion(version: string): [number, number, number] | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version.split(/[-+]/, 1)[0]!);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/**
+ * Why mongorestore could not read a collection's metadata, or undefined when it can. Go's JSON scanner takes raw
+ * control characters inside strings, which JSON.parse refuses: they are read as a letter (a string stays a string, and
+ * outside one it is an error both ways), tab, newline and return as a space (whitespace outside strings).
+ */
+function metadataProblem(metadata: string): string | undefined {
+  const asGoReadsIt = metadata.replace(/[\t\n\r]/g, ' ').replace(/[\u0000-\u001f]/g, 'x');
+  let value: unknown;
+  try {
+    value = JSON.parse(asGoReadsIt);
+  } catch (err) {
+    return `not valid JSON (${(err as Error).message})`;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'JSON but not an object';
 }
 
 /**

@@ -509,7 +509,13 @@ describe('renderPrometheus', () => {
 
   it('two active containers with one name do not produce duplicate series', () => {
     const twins = evaluateAudit([container('Daily'), container('Daily', { id: 9 })], rows, { now: NOW });
-    parseExposition(renderPrometheus({ results: twins, now: NOW }));
+    expect(twins.map((r) => r.name)).toEqual(['shop', 'shop']);
+    const { samples: twinSamples } = parseExposition(renderPrometheus({ results: twins, now: NOW }));
+    const series = twinSamples.map((s) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`);
+    expect(new Set(series).size).toBe(series.length);
+    // One container's series: its failed flag once, its status once per status.
+    expect(twinSamples.filter((s) => s.name === 'mydb_backup_failed')).toHaveLength(1);
+    expect(twinSamples.filter((s) => s.name === 'mydb_backup_status')).toHaveLength(AUDIT_STATUSES.length);
   });
 
   it('escapeLabelValue', () => {

@@ -1,34 +1,13 @@
-// The engines are pure data: argv, env, config files and object names. No server is needed here; the MongoDB
-// stand-ins (test/fixtures/bin) run through the real pipeline's startCommand to check what a child really gets.
-import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Container } from '../../src/admin-db/container-info.js';
-import type { Compression } from '../../src/config.js';
-import { ENGINES, findEngine, type Command, type RestoreTarget, type Target } from '../../src/engines/index.js';
+// The engines are pure data: argv, env, config files and object names. No server and no child process here; what a
+// child really gets from these commands is checked in test/engine-commands.test.ts.
+import { describe, expect, it } from 'vitest';
+import { ENGINES, findEngine, type Command } from '../../src/engines/index.js';
 import { mariadb, optionFileValue } from '../../src/engines/mariadb.js';
 import { mongoConfigFile, mongodb } from '../../src/engines/mongodb.js';
-import { BackupFailed } from '../../src/errors.js';
-import { renderCommand, startCommand } from '../../src/pipeline/command.js';
-import { makeMasker } from '../../src/util/mask.js';
-import { ARCHIVE_MAGIC, fakeMongoSettingsPath } from '../fixtures/fake-mongo.mjs';
+import { renderCommand } from '../../src/pipeline/command.js';
+import { BACKUP_ID, PASSWORD, restoreTo, target } from '../helpers/engine-targets.js';
 
-// Everything an option file, a YAML scalar or a shell could trip on.
-const PASSWORD = `pa ss"w'o\\rd #;=$(id) ü`;
-const BACKUP_ID = '2025-03-01_02:00:07';
 const identity = (s: string) => s;
-
-const container = (name: string, engine: string, port = 32015): Container => ({ id: 7, name, rowName: name, frequency: 'Daily', engine, port });
-
-function target(engine: string, compression: Compression = 'none', name = 'shop'): Target {
-  return { container: container(name, engine), host: 'db.internal', port: 32015, user: 'admin', password: PASSWORD, compression };
-}
-
-const restoreTo: RestoreTarget = { host: 'db.internal', port: 32016, user: 'admin', password: PASSWORD };
 
 /** Every command an engine can produce for one backup and its restore. */
 function allCommands(engineName: string): Command[] {
@@ -139,22 +118,6 @@ describe('MariaDB', () => {
     expect(command.configFile?.position).toBe('first');
     expect(command.configFile?.content).toContain(optionFileValue(PASSWORD));
   });
-
-  const myPrintDefaults = spawnSync('my_print_defaults', ['--help']).status === 0;
-  it.skipIf(!myPrintDefaults)('writes passwords the MariaDB option-file reader reads back unchanged', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'engines-test-'));
-    try {
-      for (const password of [PASSWORD, ' lead and trail ', 'a\\"b', 'end\\', '#', 'x\ny\tz', "'"]) {
-        const { command } = mariadb.dumpSteps({ ...target('MariaDB'), password }, '')[0]!;
-        const file = join(dir, 'c.cnf');
-        await writeFile(file, command.configFile!.content, { mode: 0o600 });
-        const out = spawnSync('my_print_defaults', [`--defaults-file=${file}`, 'client'], { encoding: 'utf8' });
-        expect(out.stdout.replace(/\n$/, '')).toBe(`--password=${password}`);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
 });
 
 describe('MongoDB', () => {
@@ -212,100 +175,5 @@ describe('Postgres restore ignores what is not its own', () => {
   it('takes only the globals and .dump objects', () => {
     const steps = findEngine('Postgres')!.restoreSteps(['shop_globals.sql', 'shop_shop.dump.zst', 'archive', 'shop_2025.sql', 'x.txt'], restoreTo);
     expect(steps.map((s) => s.objectName)).toEqual(['shop_globals.sql', 'shop_shop.dump.zst']);
-  });
-});
-
-// The stand-ins, run as the pipeline runs them: filtered env, the password only in the 0600 --config file.
-describe('MongoDB stand-ins through startCommand', () => {
-  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bin');
-  const port = 20_000 + Math.floor(Math.random() * 40_000);
-  const mask = makeMasker([PASSWORD]);
-  const savedPath = process.env.PATH;
-  let dir: string;
-
-  const settings = (extra: Record<string, string | number> = {}) =>
-    writeFile(
-      fakeMongoSettingsPath(port),
-      Object.entries({ FAKE_MONGO_PASSWORD: PASSWORD, FAKE_MONGODUMP_LOG: join(dir, 'dump.log'), FAKE_MONGORESTORE_LOG: join(dir, 'restore.log'), ...extra })
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n'),
-    );
-  const mongoTarget = (compression: Compression): Target => ({ ...target('MongoDB', compression), host: '127.0.0.1', port });
-
-  async function dump(compression: Compression): Promise<{ out: Buffer; finished: Promise<void> }> {
-    const step = mongodb.dumpSteps(mongoTarget(compression), '')[0]!;
-    const running = await startCommand(step.command, { mask });
-    const chunks: Buffer[] = [];
-    running.stdout.on('data', (c: Buffer) => chunks.push(c));
-    const finished = running.finished;
-    await finished.catch(() => {});
-    return { out: Buffer.concat(chunks), finished };
-  }
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fake-mongo-test-'));
-    await mkdir(dirname(fakeMongoSettingsPath(port)), { recursive: true });
-    process.env.PATH = `${bin}:${savedPath}`;
-  });
-  afterAll(async () => {
-    process.env.PATH = savedPath;
-    await rm(fakeMongoSettingsPath(port), { force: true });
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('mongodump --gzip gzips the whole archive (as mongo-tools does with --archive); it got no password in argv or env', async () => {
-    await settings({ FAKE_MONGODUMP_BYTES: 100_000 });
-    const { out, finished } = await dump('gzip');
-    await finished;
-    const archive = gunzipSync(out);
-    expect(archive.subarray(0, 4).equals(ARCHIVE_MAGIC)).toBe(true);
-    expect(archive.length).toBe(100_000);
-    const log = await readFile(join(dir, 'dump.log'), 'utf8');
-    const [argv = '', env = ''] = log.split('--- env ---\n');
-    expect(argv.split('\n')).toContain('--gzip');
-    expect(log).not.toContain(PASSWORD);
-    const names = env.split('\n').filter(Boolean).map((l) => l.split('=')[0]);
-    expect(names.every((n) => ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'].includes(n!))).toBe(true);
-  });
-
-  it('mongorestore reads the archive from stdin (ungzipping it itself with --gzip)', async () => {
-    await settings({ FAKE_MONGODUMP_BYTES: 200_000 });
-    const { out } = await dump('gzip');
-    const step = mongodb.restoreSteps(['archive.gz'], { ...restoreTo, host: '127.0.0.1', port })[0]!;
-    const running = await startCommand(step.command, { mask, stdin: 'pipe' });
-    running.stdout.resume();
-    running.stdin!.end(out);
-    await running.finished;
-    expect(await readFile(join(dir, 'restore.log'), 'utf8')).toMatch(/^bytes=200000\n--archive\n--gzip\n/);
-  });
-
-  it('a dump that dies midway fails with its exit code and stderr', async () => {
-    await settings({ FAKE_MONGODUMP_FAIL_AFTER: 50_000 });
-    const { out, finished } = await dump('none');
-    expect(out.length).toBe(50_000);
-    const err = await finished.then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(BackupFailed);
-    expect((err as BackupFailed).message).toMatch(/^mongodump exited with code 1/);
-    expect((err as BackupFailed).stderrTail).toMatch(/Failed: connection reset by peer$/);
-  });
-
-  it('a hung dump is killed', async () => {
-    await settings({ FAKE_MONGODUMP_HANG_AFTER: 1000 });
-    const step = mongodb.dumpSteps(mongoTarget('none'), '')[0]!;
-    const running = await startCommand(step.command, { mask });
-    let bytes = 0;
-    running.stdout.on('data', (c: Buffer) => {
-      bytes += c.length;
-      if (bytes >= 1000) running.kill('stalled');
-    });
-    await expect(running.finished).rejects.toThrow(/stalled/);
-    expect(bytes).toBe(1000);
-  });
-
-  it('refuses a password on the command line', async () => {
-    await settings();
-    const running = await startCommand({ argv: ['mongodump', '--archive', `--port=${port}`, `--password=${PASSWORD}`] }, { mask });
-    running.stdout.resume();
-    await expect(running.finished).rejects.toThrow(/exited with code 2/);
   });
 });

@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pingFinish, pingStart } from '../src/notify/ping.js';
-import type { BackupResult } from '../src/pipeline/backup-job.js';
-import type { RunSummary } from '../src/summary.js';
+import { pingFinish, pingStart } from '../../src/notify/ping.js';
+import type { BackupResult } from '../../src/pipeline/backup-job.js';
+import type { RunSummary } from '../../src/summary.js';
 
 interface Hit {
   method: string;

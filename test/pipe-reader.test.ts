@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCommand } from '../../src/pipeline/command.js';
+import { startCommand } from '../src/pipeline/command.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
