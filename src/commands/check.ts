@@ -88,7 +88,14 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
     await client.send(new DeleteObjectCommand({ Bucket: config.s3.bucket, Key: probeKey }));
     const wrongEncryption = sseMismatch(head, config.s3.sse);
     if (wrongEncryption) {
-      fail(`bucket ${config.s3.bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}`);
+      // Some stores (Ceph RGW) take the AES256 header and report nothing back: every backup would fail the same way.
+      const unreportedSseS3 =
+        config.s3.sse.mode === 'AES256' && head.ServerSideEncryption === undefined
+          ? '; the store took the AES256 request but does not report SSE-S3 on its objects (Ceph RGW does this), so every backup ' +
+            'would fail verification: set BACKUP_SSE=aws:kms with BACKUP_SSE_KMS_KEY_ID, or give the bucket a default encryption ' +
+            'where the store reports it (docs/s3-stores.md)'
+          : '';
+      fail(`bucket ${config.s3.bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}${unreportedSseS3}`);
     } else {
       ok(`bucket ${config.s3.bucket} writable with ${config.s3.sse.mode} encryption`);
     }
