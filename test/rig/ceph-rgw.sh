@@ -5,11 +5,10 @@
 # up writes DIR/rgw.env: RGW_PORT RGW_ENDPOINT RGW_ACCESS_KEY RGW_SECRET_KEY RGW_KMS_KEY_ID CEPH_CONF
 #
 # Copied from the project's shared tools (/work/shared/tools/ceph-rgw.sh, sha256 73251a60…93aa) so that CI, a clean
-# clone on a fresh machine, has it. Changes: curl is installed with the ceph packages when missing (the wait for the
-# listener uses it), and the final authenticated `aws s3 ls` wait runs only when the aws cli is there (test/rig/rgw.ts
-# waits for an authenticated request itself, with the SDK). scripts/setup.sh installs the packages; the tests start
-# it through test/rig/rgw.ts with DIR as the working directory, so the daemons (which keep it) and their pid files
-# under DIR/run are found by test/rig/reap.sh.
+# clone on a fresh machine, has it. Changes: no aws cli: the final wait for a signed request uses curl --aws-sigv4
+# (curl is installed with the ceph packages when missing) and stops when DIR is gone. scripts/setup.sh installs the
+# packages; the tests start it through test/rig/rgw.ts with DIR as the working directory, so the daemons (which keep
+# it) and their pid files under DIR/run are found by test/rig/reap.sh.
 set -euo pipefail
 cmd=${1:?usage: rgw.sh up|down DIR}; dir=${2:?usage: rgw.sh up|down DIR}
 mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -117,10 +116,13 @@ RGW_SECRET_KEY=$SECRET
 RGW_KMS_KEY_ID=$KMS_ID
 CEPH_CONF=$conf
 ENV
-  command -v aws >/dev/null && for i in $(seq 60); do
-    AWS_ACCESS_KEY_ID=$ACCESS AWS_SECRET_ACCESS_KEY=$SECRET AWS_DEFAULT_REGION=us-east-1 \
-      aws --endpoint-url "http://127.0.0.1:$RGW" s3 ls >/dev/null 2>&1 && break
-    [ "$i" = 60 ] && { echo "rgw never answered s3 ls" >&2; exit 1; }
+  # A signed ListBuckets (curl's SigV4, the keys on stdin rather than in argv; RGW wants the payload hash, here of the
+  # empty body, as a header). Gives up when DIR is gone (reaped).
+  empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+  for i in $(seq 60); do
+    printf 'user = "%s:%s"\n' "$ACCESS" "$SECRET" | curl -sf -o /dev/null -K - --aws-sigv4 "aws:amz:us-east-1:s3" \
+      -H "x-amz-content-sha256: $empty_sha256" "http://127.0.0.1:$RGW/" && break
+    [ "$i" = 60 ] || [ ! -d "$dir" ] && { echo "rgw never answered a signed ListBuckets" >&2; exit 1; }
     sleep 1
   done
   log "up in $(( $(date +%s) - t0 ))s"

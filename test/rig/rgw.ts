@@ -7,17 +7,14 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { onEmergencyExit } from './cleanup.js';
 import { findBinary, ownedDir, runTool } from './proc.js';
-import { s3Client } from './s3.js';
-import { waitUntil, withLogTails } from './wait.js';
+import { withLogTails } from './wait.js';
 
 const SCRIPT = fileURLToPath(new URL('./ceph-rgw.sh', import.meta.url));
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 const PROGRAMS = ['ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'ceph', 'ceph-authtool', 'monmaptool', 'curl'];
 const START_TIMEOUT_MS = 180_000;
-const READY_TIMEOUT_MS = 60_000;
 
 export interface RgwInfo {
   endpoint: string;
@@ -52,16 +49,16 @@ export async function startRgw(opts: { baseDir: string; name?: string }): Promis
   const dir = await ownedDir(join(opts.baseDir, opts.name ?? 'rgw'));
   const logs = ['mon.a', 'osd.0', 'client.rgw.a'].map((n) => join(dir, 'log', `${n}.log`));
   // The daemons detach; until they are stopped, an exit of this process must not leave them running.
-  let forget = () => {};
+  const forget = onEmergencyExit(() => killDaemons(dir));
   const stop = async () => {
     await runTool('bash', [SCRIPT, 'down', dir], { cwd: '/', timeoutMs: 60_000 });
     forget();
   };
   try {
     return await withLogTails(logs, async () => {
-      // cwd = dir: the daemons keep it, which is how reap.sh recognises them as this rig's.
+      // cwd = dir: the daemons keep it, which is how reap.sh recognises them as this rig's. The script returns once
+      // RGW answers a signed request.
       await runTool('bash', [SCRIPT, 'up', dir], { cwd: dir, timeoutMs: START_TIMEOUT_MS });
-      forget = onEmergencyExit(() => killDaemons(dir));
       const env = parseEnvFile(await readFile(join(dir, 'rgw.env'), 'utf8'));
       const info: RgwInfo = {
         endpoint: env.RGW_ENDPOINT!,
@@ -70,12 +67,6 @@ export async function startRgw(opts: { baseDir: string; name?: string }): Promis
         kmsKeyId: env.RGW_KMS_KEY_ID!,
         dir,
       };
-      const client = s3Client(info.endpoint, info);
-      try {
-        await waitUntil(async () => (await client.send(new ListBucketsCommand({}))).$metadata.httpStatusCode === 200, READY_TIMEOUT_MS, `RGW at ${info.endpoint} to answer a signed ListBuckets`);
-      } finally {
-        client.destroy();
-      }
       return { ...info, stop };
     });
   } catch (e) {
