@@ -19,6 +19,12 @@ have pg_dump || missing+=(postgresql-client)
 { have mariadbd || [ -x /usr/sbin/mariadbd ]; } || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
 have zstd || missing+=(zstd)
+# Ceph RGW, the tests' second S3 implementation (test/rig/ceph-rgw.sh starts mon, a memstore OSD and radosgw).
+have ceph-mon || missing+=(ceph-mon)
+have ceph-osd || missing+=(ceph-osd)
+have radosgw || missing+=(radosgw)
+have radosgw-admin || missing+=(ceph-common)
+have curl || missing+=(curl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"

@@ -117,7 +117,16 @@ export async function checkBucket(client: S3Client, config: Config, report: Chec
     if (put) {
       const head = await attempt(NEEDS.head, 'HeadObject of the test object', () => headObject(client, bucket, probeKey), { objectHead: true });
       const wrongEncryption = head && sseMismatch(head.value, sse);
-      if (wrongEncryption) report.fail(`bucket ${bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}`);
+      if (wrongEncryption) {
+        // Some stores (Ceph RGW) take the AES256 header and report nothing back: every backup would fail the same way.
+        const unreportedSseS3 =
+          sse.mode === 'AES256' && head.value.ServerSideEncryption === undefined
+            ? '; the store took the AES256 request but does not report SSE-S3 on its objects (Ceph RGW does this), so every backup ' +
+              'would fail verification: set BACKUP_SSE=aws:kms with BACKUP_SSE_KMS_KEY_ID, or give the bucket a default encryption ' +
+              'where the store reports it (docs/s3-stores.md)'
+            : '';
+        report.fail(`bucket ${bucket}: a test object was stored with the wrong encryption: ${wrongEncryption}${unreportedSseS3}`);
+      }
       else if (head) report.ok(`bucket ${bucket} writable with ${sse.mode} encryption`);
       // Reading the bytes back is what needs kms:Decrypt with SSE-KMS (HeadObject does not).
       const got =

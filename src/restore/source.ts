@@ -17,6 +17,7 @@ import {
   ownerFolder,
   ownerSegment,
   parseOwnerSegment,
+  prefixFolder,
   s3Url,
   segmentNameIs,
   type BackupOwner,
@@ -186,7 +187,7 @@ export async function resolveOwner(deps: { client: S3Client; config: Config; db:
   if (found !== undefined) return ofContainer({ id: found, name });
   // Without the admin DB, a container whose backups are all in the legacy layout (no id to go by).
   if (!deps.db && segments.includes(legacySegment(name))) return { ...ofContainer({ id: -1, name }), cId: null, segment: legacySegment(name) };
-  const where = s3Url(config.s3.bucket, ownerFolder(config.s3.prefix, ''));
+  const where = s3Url(config.s3.bucket, prefixFolder(config.s3.prefix));
   const hint = name === ADMIN_DB_NAME ? " (the admin database's own backups: --admin-db)" : '';
   throw new ConfigError(
     deps.db

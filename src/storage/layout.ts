@@ -128,6 +128,9 @@ export const isLegacyFolderId = (id: string): boolean => LEGACY_FOLDER_ID.test(i
 
 const joinPrefix = (prefix: string) => (prefix ? `${prefix}/` : '');
 
+/** `{prefix}/`: where every owner's folder is. */
+export const prefixFolder = (prefix: string): string => joinPrefix(prefix);
+
 /** `{prefix}/{segment}/`: every backup of one owner. */
 export function ownerFolder(prefix: string, segment: string): string {
   return `${joinPrefix(prefix)}${segment}/`;

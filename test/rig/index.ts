@@ -18,6 +18,7 @@ export * from './moto.js';
 export * from './moto-iam.js';
 export * from './ports.js';
 export * from './postgres.js';
+export * from './rgw.js';
 export * from './s3.js';
 export * from './seed.js';
 export * from './smtp.js';

@@ -13,8 +13,10 @@ import {
 export const TEST_REGION = 'us-east-1';
 export const TEST_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
+/** A client for moto (any credentials do) or, given its keys, another store such as RGW. */
 export function s3Client(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string } = TEST_CREDENTIALS): S3Client {
-  return new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials });
+  const { accessKeyId, secretAccessKey } = credentials;
+  return new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
 }
 
 let bucketCounter = 0;
