@@ -63,8 +63,11 @@ export interface SweepRow {
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 const mib = (bytes: number) => `${f1(bytes / MIB)} MiB`;
+const heading = (s: Section) => `**${s.title}**`;
 
-export function table(header: string[], rows: string[][]): string {
+/** A Markdown table: the first column left-aligned, the others right-aligned; '|' in a cell escaped. */
+export function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map((c) => c.replace(/\|/g, '\\|')));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
@@ -95,12 +98,23 @@ export class Report {
   }
 
   render(): string {
-    const out: string[] = [];
-    const backupRows = (s: Section) => this.rows.filter((r) => r.section === s.id && !r.kind.startsWith('R'));
-    const restoreRows = (s: Section) => this.rows.filter((r) => r.section === s.id && r.kind.startsWith('R'));
-    const heading = (s: Section) => `**${s.title}**`;
+    const parts = [
+      this.sections.length ? this.backupTables() : '',
+      this.restoreTable(),
+      this.notes.map((n) => `Note: ${n}`).join('\n'),
+      this.fleetTable(),
+      this.sweepTable(),
+    ];
+    return parts.filter(Boolean).join('\n\n');
+  }
 
-    out.push('Data sets:');
+  private backupRows(s: Section): Row[] {
+    return this.rows.filter((r) => r.section === s.id && !r.kind.startsWith('R'));
+  }
+
+  /** The data sets, then the backups (A0, A, B, C) with their ratios, then where their CPU went. */
+  private backupTables(): string {
+    const out: string[] = ['Data sets:'];
     for (const s of this.sections) {
       const size = s.engine === 'postgres' ? 'pg_dump -Fc -Z0' : 'SQL';
       out.push(`- ${s.title}: ${s.description}; ${mib(s.dataBytes)} of ${size} (generated in ${f1(s.generatedS)} s)`);
@@ -112,7 +126,7 @@ export class Report {
     );
     const main: string[][] = [];
     for (const s of this.sections) {
-      const rows = backupRows(s);
+      const rows = this.backupRows(s);
       if (!rows.length) continue;
       main.push([heading(s), '', '', '', '', '', '', '', '']);
       const a0 = rows.find((r) => r.kind === 'A0');
@@ -139,7 +153,7 @@ export class Report {
     out.push(`Where the CPU goes (CPU seconds; the machine has ${cpus().length} cores, so at most ${cpus().length} × wall):`);
     const cpu: string[][] = [];
     for (const s of this.sections) {
-      const rows = backupRows(s);
+      const rows = this.backupRows(s);
       if (!rows.length) continue;
       cpu.push([heading(s), '', '', '', '', '', '']);
       const a = rows.find((r) => r.kind === 'A');
@@ -157,10 +171,14 @@ export class Report {
     }
     out.push(table(['Scenario', 'S3', 'Wall s', 'Dump', 'Uploader', 'S3 server', 'DB server + rest'], cpu));
     out.push("(C: 'Uploader' is node's own CPU (from its --json result), 'Dump' its children: the dump, and zstd when it compresses.)");
+    return out.join('\n');
+  }
 
+  /** R_B and R_C of every data set, with R_C/R_B. */
+  private restoreTable(): string {
     const restores: string[][] = [];
     for (const s of this.sections) {
-      const rows = restoreRows(s);
+      const rows = this.rows.filter((r) => r.section === s.id && r.kind.startsWith('R'));
       if (!rows.length) continue;
       restores.push([heading(s), '', '', '', '', '', '', '']);
       const rb = rows.find((r) => r.kind === 'R_B');
@@ -179,50 +197,45 @@ export class Report {
         ]);
       }
     }
-    if (restores.length) {
-      out.push('');
-      out.push('Restores into an empty database, from the objects B and C stored on moto (null-s3 keeps no data, so restores run on moto only); medians:');
-      out.push(table(['Scenario', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'Clients CPU s', 'S3 server CPU s', 'DB server + rest', 'R_C/R_B'], restores));
-      out.push(
-        "(MiB/s of uncompressed dump. Clients: R_B's aws and loader together, R_C's node with its children (the loader, zstd);\n" +
-          ' R_C checks every object against its SHA-256 from the manifest, as it does by default.)',
-      );
-    }
-    for (const note of this.notes) out.push(`Note: ${note}`);
+    if (!restores.length) return '';
+    return [
+      'Restores into an empty database, from the objects B and C stored on moto (null-s3 keeps no data, so restores run on moto only); medians:',
+      table(['Scenario', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'Clients CPU s', 'S3 server CPU s', 'DB server + rest', 'R_C/R_B'], restores),
+      "(MiB/s of uncompressed dump. Clients: R_B's aws and loader together, R_C's node with its children (the loader, zstd);\n" +
+        ' R_C checks every object against its SHA-256 from the manifest, as it does by default.)',
+    ].join('\n');
+  }
 
-    if (this.fleet.length) {
-      out.push('');
-      out.push(`Fleet: ${this.fleetSize} small PostgreSQL containers (globals + one small database each, 2 objects); S3: ${this.fleetS3}`);
-      out.push(
-        table(
-          ['--concurrency', 'Dumps only, s', 'backup-all, s', 'Overhead per backup, ms', '… within its slot, ms', 'Peak RSS MiB'],
-          this.fleet.map((r) => [String(r.concurrency), f2(r.dumpsS), f2(r.toolS), r.overheadMs.toFixed(0), r.slotOverheadMs.toFixed(0), f1(r.rssMiB)]),
-        ),
-      );
-      out.push(
-        '(Dumps only: the same pg_dumpall --globals-only + pg_dump -Fc per container, run by xargs -P concurrency. Overhead per backup =\n' +
-          ' (backup-all − dumps only) / containers: node start, admin DB rows and locks, the database listing, S3 requests.\n' +
-          ' Within its slot = that × concurrency: how much longer each backup takes than its dumps.)',
-      );
-    }
-    if (this.sweep.length) {
-      out.push('');
-      out.push(`Sweep: MariaDB, compression none, BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE; S3: ${this.fleetS3}`);
-      out.push(
-        table(
-          ['Part MiB', 'Queue', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'S3 server CPU s'],
-          this.sweep.map((r) => [
-            String(r.partMiB),
-            String(r.queue),
-            f1(r.stats.wallS),
-            f1(r.dataBytes / MIB / r.stats.wallS),
-            f1(r.stats.procs.tool?.maxRssMiB ?? 0),
-            f1(r.stats.serverCpuS),
-          ]),
-        ),
-      );
-    }
-    return out.join('\n');
+  private fleetTable(): string {
+    if (!this.fleet.length) return '';
+    return [
+      `Fleet: ${this.fleetSize} small PostgreSQL containers (globals + one small database each, 2 objects); S3: ${this.fleetS3}`,
+      table(
+        ['--concurrency', 'Dumps only, s', 'backup-all, s', 'Overhead per backup, ms', '… within its slot, ms', 'Peak RSS MiB'],
+        this.fleet.map((r) => [String(r.concurrency), f2(r.dumpsS), f2(r.toolS), r.overheadMs.toFixed(0), r.slotOverheadMs.toFixed(0), f1(r.rssMiB)]),
+      ),
+      '(Dumps only: the same pg_dumpall --globals-only + pg_dump -Fc per container, run by xargs -P concurrency. Overhead per backup =\n' +
+        ' (backup-all − dumps only) / containers: node start, admin DB rows and locks, the database listing, S3 requests.\n' +
+        ' Within its slot = that × concurrency: how much longer each backup takes than its dumps.)',
+    ].join('\n');
+  }
+
+  private sweepTable(): string {
+    if (!this.sweep.length) return '';
+    return [
+      `Sweep: MariaDB, compression none, BACKUP_S3_PART_SIZE_MIB × BACKUP_S3_QUEUE_SIZE; S3: ${this.fleetS3}`,
+      table(
+        ['Part MiB', 'Queue', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'S3 server CPU s'],
+        this.sweep.map((r) => [
+          String(r.partMiB),
+          String(r.queue),
+          f1(r.stats.wallS),
+          f1(r.dataBytes / MIB / r.stats.wallS),
+          f1(r.stats.procs.tool?.maxRssMiB ?? 0),
+          f1(r.stats.serverCpuS),
+        ]),
+      ),
+    ].join('\n');
   }
 
   private rss(r: Row): string {
