@@ -25,6 +25,10 @@ have ceph-osd || missing+=(ceph-osd)
 have radosgw || missing+=(radosgw)
 have radosgw-admin || missing+=(ceph-common)
 have curl || missing+=(curl)
+# The benchmark: pgbench's tables are one of its data sets (pgbench ships with the server on Debian 12, in
+# postgresql-contrib before), GNU time measures CPU and peak RSS.
+ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 || missing+=(postgresql-contrib)
+[ -x /usr/bin/time ] || missing+=(time)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
@@ -37,6 +41,11 @@ fi
 if ! have moto_server; then
   echo "setup: installing moto[server] (the local S3 the tests use)"
   python3 -m pip install --quiet 'moto[server]'
+fi
+
+if ! have aws; then
+  echo "setup: installing awscli (the benchmark's old way: dump | aws s3 cp -)"
+  python3 -m pip install --quiet awscli
 fi
 
 # npm ci takes ~20 s even when nothing changed: run it only when node_modules was not installed from this lockfile.

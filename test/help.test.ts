@@ -40,7 +40,7 @@ describe('npm run bench -- --help', () => {
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(/^Usage: npm run bench -- \[options\]/);
-    for (const option of ['--size-gib', '--runs', '--fleet', '--concurrency', '--only', '--sweep', '--json', '--bin', '--s3', '--env', '--quick']) {
+    for (const option of ['--size-gib', '--runs', '--fleet', '--concurrency', '--only', '--pg-data', '--maria-data', '--sweep', '--json', '--bin', '--s3', '--env', '--quick']) {
       expect(run.stdout).toContain(option);
     }
   });
@@ -48,7 +48,8 @@ describe('npm run bench -- --help', () => {
   it.each([
     [['--no-such-option'], "error: unknown option '--no-such-option'"],
     [['--runs', 'many'], "error: option '--runs <n>' argument 'many' is invalid. expected a positive number."],
-    [['--only', 'pg,mongo'], 'expected some of pg, maria, fleet, not mongo.'],
+    [['--only', 'pg,mongo'], 'expected some of pg, maria, fleet, restore, counters, not mongo.'],
+    [['--s3', 'minio'], 'expected some of moto, null, not minio.'],
   ])('%j is one clear sentence and exit 2', async (args, message) => {
     const run = await bench(...args);
     expect(run.exitCode).toBe(2);

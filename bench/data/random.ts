@@ -1,48 +1,23 @@
 /**
- * Generated databases of a given dump size.
+ * Today's generated data, kept so that figures stay comparable with the earlier ones in BENCHMARKS.md.
  *
- * PostgreSQL: one table of random base64 text lines (COPY from /dev/urandom | base64), which pg_dump -Fc's zlib
- * cannot shrink: its dump is ~1.02 × the random bytes, so the size is easy to aim at. A calibration sample is loaded
- * and dumped first, and the rest sized from it.
+ * PostgreSQL (`random`): one table of random base64 text lines (COPY from /dev/urandom | base64), which pg_dump -Fc's
+ * zlib cannot shrink: its dump is ~1.02 × the random bytes, so the size is easy to aim at. A calibration sample is
+ * loaded and dumped first, and the rest sized from it.
  *
- * MariaDB: one table shaped like application data (dates, e-mail addresses, amounts, a text column of common words
- * in random order, a hex token of random bytes), so the compression figures mean something: gzip takes it to ~45%.
+ * MariaDB (`events`): one table shaped like application data (dates, e-mail addresses, amounts, a text column of
+ * common words in random order, a hex token of random bytes): gzip takes it to ~45%.
+ *
+ * Neither is deterministic (random bytes); app.ts and pgbench.ts are.
  */
-import { execa } from 'execa';
-import { withPgClient, type PgHandle, type MariaHandle } from '../test/rig/index.js';
-import { sh } from './measure.js';
-
-const MIB = 1024 * 1024;
-
-export interface Generated {
-  /** Bytes of the dump as measured on the sample and extrapolated (the backups report the real size). */
-  estimatedDumpBytes: number;
-  seconds: number;
-}
-
-function pgEnv(pg: PgHandle): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    PGHOST: pg.host,
-    PGPORT: String(pg.port),
-    PGUSER: pg.adminUser,
-    PGPASSWORD: pg.adminPassword,
-  };
-}
-
-async function bash(script: string, env: Record<string, string>): Promise<string> {
-  const result = await execa('bash', ['-c', `set -euo pipefail\n${script}`], { env, extendEnv: false, reject: false });
-  if (result.exitCode !== 0) throw new Error(`data generation failed: ${script}\n${result.stderr}`);
-  return result.stdout;
-}
+import { withPgClient, type PgHandle, type MariaHandle } from '../../test/rig/index.js';
+import { sh } from '../measure.js';
+import { bash, MIB, pgEnv, recreatePgDatabase, type Generated } from './common.js';
 
 /** (Re)creates `db` on the server with a table whose pg_dump -Fc is about `dumpBytes` long. */
-export async function generatePostgres(pg: PgHandle, db: string, dumpBytes: number): Promise<Generated> {
+export async function generateRandomPostgres(pg: PgHandle, db: string, dumpBytes: number): Promise<Generated> {
   const started = Date.now();
-  await withPgClient(pg.url('postgres'), async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(db)} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
-  });
+  await recreatePgDatabase(pg, db);
   await withPgClient(pg.url(db), (c) => c.query('CREATE TABLE blobs (id bigserial PRIMARY KEY, payload text NOT NULL)'));
   const env = pgEnv(pg);
   // 750 random bytes → one 1000-character base64 line → one row. Only [A-Za-z0-9+/]: nothing COPY would unescape.
@@ -64,7 +39,7 @@ export async function generatePostgres(pg: PgHandle, db: string, dumpBytes: numb
     remaining -= piece;
   }
   await withPgClient(pg.url(db), (c) => c.query('VACUUM ANALYZE blobs'));
-  return { estimatedDumpBytes: Math.round(dumpBytes), seconds: (Date.now() - started) / 1000 };
+  return { description: 'one table of base64-encoded random bytes (compresses only to the bytes themselves, 3/4)', seconds: (Date.now() - started) / 1000 };
 }
 
 const WORDS = ['order', 'shipped', 'customer', 'invoice', 'payment', 'pending', 'refund', 'warehouse', 'delivery', 'address',
@@ -79,7 +54,7 @@ const insertRows = (rows: number) => `
   FROM seq_1_to_${rows};`;
 
 /** (Re)creates `db` on the MariaDB server with a table whose share of the SQL dump is about `dumpBytes`. */
-export async function generateMariadb(maria: MariaHandle, db: string, dumpBytes: number): Promise<Generated> {
+export async function generateMariadbEvents(maria: MariaHandle, db: string, dumpBytes: number): Promise<Generated> {
   const started = Date.now();
   await maria.query(`DROP DATABASE IF EXISTS \`${db}\`; CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4;`);
   await maria.query(
@@ -87,7 +62,8 @@ export async function generateMariadb(maria: MariaHandle, db: string, dumpBytes:
        kind VARCHAR(16) NOT NULL, amount DECIMAL(12,2), note TEXT, token VARCHAR(400)) ENGINE=InnoDB;`,
     db,
   );
-  const sampleRows = 20_000;
+  // About a quarter of the rows (~700 bytes each) for small sizes, so a smoke run stays small; at most 20,000.
+  const sampleRows = Math.min(20_000, Math.max(1000, Math.round(dumpBytes / 2800)));
   await maria.query(insertRows(sampleRows), db);
   const [[avg] = []] = await maria.query(
     `SELECT AVG(LENGTH(account) + LENGTH(note) + LENGTH(token) + LENGTH(kind) + 60) FROM events`,
@@ -102,5 +78,5 @@ export async function generateMariadb(maria: MariaHandle, db: string, dumpBytes:
     remaining -= batch;
   }
   await maria.query('ANALYZE TABLE events', db);
-  return { estimatedDumpBytes: Math.round(dumpBytes), seconds: (Date.now() - started) / 1000 };
+  return { description: 'one events table: dates, e-mail addresses, amounts, words, random hex tokens', seconds: (Date.now() - started) / 1000 };
 }

@@ -1,0 +1,47 @@
+/**
+ * A fleet of small PostgreSQL containers (globals + one small database each) at several --concurrency values,
+ * against the same dumps run by `xargs -P` without the tool: the overhead per backup. On the first S3 server.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dumpDatabaseStep } from '../../src/engines/postgres.js';
+import { sh } from '../measure.js';
+import type { BenchContext } from '../context.js';
+import type { Scenario } from '../runner.js';
+
+export async function fleetBench(ctx: BenchContext, names: string[], concurrencies: number[]): Promise<void> {
+  const pg = ctx.rig.pgB;
+  const server = ctx.servers[0]!;
+  const conn = { host: pg.host, port: pg.port, user: pg.adminUser, password: pg.adminPassword };
+  // What each small backup runs, without the tool: the globals and the one database's dump.
+  const dumpCommand = dumpDatabaseStep(conn, 'inventory').command;
+  const globals = await ctx.shell({ argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], env: dumpCommand.env ?? {}, secretEnv: dumpCommand.secretEnv ?? {} });
+  const dump = await ctx.shell(dumpCommand);
+  const script = join(ctx.dir, 'small-dumps.sh');
+  await writeFile(script, `${globals.line} > /dev/null\n${dump.line} > /dev/null\n`, { mode: 0o700 });
+  const pairs = concurrencies.map((concurrency) => ({
+    concurrency,
+    dumps: {
+      label: `fleet: the dumps only, ×${names.length} at ${concurrency} in parallel`,
+      build: () => `seq 1 ${names.length} | xargs -P ${concurrency} -I{} bash ${sh(script)}`,
+      env: { ...ctx.baseEnv(), ...globals.env, ...dump.env },
+    } satisfies Scenario,
+    tool: ctx.backup(server, `fleet: backup-all ×${names.length} --concurrency ${concurrency}`, names, {}, [`--concurrency ${concurrency}`]),
+  }));
+  const results = await ctx.runner.rounds(pairs.flatMap((p) => [p.dumps, p.tool]));
+  for (const { concurrency, dumps, tool } of pairs) {
+    const dumpsS = results.get(dumps)!.stats.wallS;
+    const toolStats = results.get(tool)!.stats;
+    // The wall time the tool adds, per backup; and per backup in its slot (each of `concurrency` slots runs
+    // names/concurrency backups one after the other), i.e. how much longer each backup takes than its dumps.
+    const overheadMs = ((toolStats.wallS - dumpsS) * 1000) / names.length;
+    ctx.report.fleet.push({
+      concurrency,
+      dumpsS,
+      toolS: toolStats.wallS,
+      overheadMs,
+      slotOverheadMs: overheadMs * concurrency,
+      rssMiB: toolStats.procs.tool?.maxRssMiB ?? 0,
+    });
+  }
+}
