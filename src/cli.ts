@@ -99,6 +99,7 @@ function summaryJson(s: RunSummary): string {
       durationMs: r.durationMs,
       objects: r.objects,
       manifest: r.manifest,
+      ...(r.leftBehind.length ? { leftBehind: r.leftBehind } : {}),
     })),
   });
 }

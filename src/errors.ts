@@ -1,4 +1,5 @@
 // The few named failures the CLI maps to exit codes (see cli.ts): 2 bad usage/config, 3 could not start.
+import type { LeftBehind } from './storage/s3-errors.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -12,6 +13,8 @@ export class CannotStartError extends Error {
 /** One backup failed; the message is what goes (masked) into backups.err_msg after 'ERROR: '. */
 export class BackupFailed extends Error {
   override name = 'BackupFailed';
+  /** What the failing step wrote and could not remove (an upload it could not abort, an object it could not delete). */
+  readonly leftBehind: LeftBehind[] = [];
   constructor(
     message: string,
     readonly stderrTail = '',

@@ -14,7 +14,7 @@ import { uploadLeftOpen, uploadStream } from '../src/storage/multipart.js';
 import { adminDbName, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
 import { fakeBin, fakeDump } from './helpers/faults.js';
 import { getRig } from './helpers/rig.js';
-import { expectNoSecrets, FIXTURE_BIN, runCli, toolEnv } from './helpers/run-cli.js';
+import { collect, expectNoSecrets, FIXTURE_BIN, runCli, toolEnv } from './helpers/run-cli.js';
 import { scratchDir } from './rig/index.js';
 import { startIamMoto, type Credentials, type IamMotoServer, type PolicyDocument } from './rig/moto-iam.js';
 import { createBucket, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
@@ -130,9 +130,12 @@ describe('cleanup with only the three actions operators were told to grant', () 
     const dbName = await adminDb('privilege_fail', [{ name: 'shop', engine: 'Postgres', port: rig.pgB.port }]);
     // The real pg_dumpall writes the globals object; then each database's pg_dump dies after 12 MiB (> one part).
     const bin = await fakeBin(join(dir, 'bin-fail'), { pg_dump: fakeDump.failAfter(12 * MiB) });
-    const run = await runCli(['shop'], env(credentials, bucket, dbName, { PATH: `${bin}:${FIXTURE_BIN}:${process.env.PATH}`, BACKUP_S3_PART_SIZE_MIB: '5' }));
-    expect(run.exitCode, run.stdout).toBe(1);
-    expectNoSecrets('the run', run.stdout + run.stderr);
+    const json = await runCli(['shop', '--json'], env(credentials, bucket, dbName, { PATH: `${bin}:${FIXTURE_BIN}:${process.env.PATH}`, BACKUP_S3_PART_SIZE_MIB: '5' }));
+    expect(json.exitCode, json.stderr).toBe(1);
+    expectNoSecrets('the run', json.stdout + json.stderr);
+    // The logs are on stderr with --json: read them as the other runs' stdout.
+    const run = collect({ exitCode: json.exitCode, stdout: json.stderr, stderr: '' });
+    const result = JSON.parse(json.stdout.trim().split('\n').pop()!);
 
     const [open] = await listMultipartUploads(admin, bucket);
     expect(open).toBeDefined();
@@ -144,6 +147,14 @@ describe('cleanup with only the three actions operators were told to grant', () 
     expect(left).toEqual([expect.stringMatching(/^mydb\/shop\.1\/[^/]+\/globals\.sql$/)]);
     const notDeleted = run.logs.find((l) => l.msg === 'could not delete the objects of the failed backup');
     expect(String(notDeleted?.err)).toContain(`s3://${bucket}/${left[0]} (AccessDenied: Access Denied)`);
+    // The run's result names both, for the mail and the caller: what is left and where.
+    expect(result.ok).toBe(false);
+    expect(result.backups[0].leftBehind).toEqual(
+      expect.arrayContaining([
+        { key: open!.key, uploadId: open!.uploadId, code: 'AccessDenied', message: 'Access Denied' },
+        { key: left[0], code: 'AccessDenied', message: 'Access Denied' },
+      ]),
+    );
   });
 });
 

@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import { findEngine } from '../engines/index.js';
 import { CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
 import type { RestoreStepContext } from '../pipeline/restore-step.js';
-import { describeS3Error } from '../pipeline/stream-step.js';
+import { describeS3Error } from '../storage/s3-errors.js';
 import { optionalAdminDb, recordAction } from '../restore/admin.js';
 import { executeRestore } from '../restore/execute.js';
 import { planRestore } from '../restore/plan.js';

@@ -41,6 +41,11 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     text.push('');
   }
   if (s.missed.length) text.push('NOT BACKED UP', ...s.missed.map((m) => `  ${m.name}: ${m.reason}`), '');
+  const left = leftBehindLines(s);
+  if (left.length) {
+    text.push('LEFT BEHIND (failed backups could not remove these: a permission is missing, docs/iam-policy.md; remove them by hand)');
+    text.push(...left.map((l) => `  ${l}`), '');
+  }
   if (s.abandoned.length) {
     text.push('ABANDONED (the process that started these died; their end rows say so now)');
     for (const a of s.abandoned) text.push(`  ${a.name} (${a.backupType}, ${a.backupId}, started ${a.startedAt.toISOString()}): ${a.url}`);
@@ -74,6 +79,7 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     failures.length
       ? `<h3>Failed</h3><ul>${failures.map((r) => `<li><b>${escapeHtml(r.name)}</b>: <pre>${escapeHtml(r.errMsg)}</pre></li>`).join('')}</ul>`
       : '',
+    left.length ? `<h3>Left behind</h3><p>Failed backups could not remove these (a permission is missing: docs/iam-policy.md); remove them by hand:</p><pre>${escapeHtml(left.join('\n'))}</pre>` : '',
     s.missed.length ? `<h3>Not backed up</h3><ul>${s.missed.map((m) => `<li><b>${escapeHtml(m.name)}</b>: ${escapeHtml(m.reason)}</li>`).join('')}</ul>` : '',
     s.abandoned.length
       ? `<h3>Abandoned</h3><p>The process that started these died; their end rows say so now.</p><ul>${s.abandoned
@@ -88,6 +94,20 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     '</table>',
   ].join('\n');
   return { subject: mask(summarySubject(s)), text: mask(text.join('\n')), html: mask(html) };
+}
+
+/** What failed backups left in S3, each as the command that removes it. */
+function leftBehindLines(s: RunSummary): string[] {
+  const bucketOf = (url: string) => /^s3:\/\/([^/]+)\//.exec(url)?.[1] ?? '?';
+  return s.results.flatMap((r) =>
+    r.leftBehind.map((item) => {
+      const bucket = bucketOf(r.url);
+      const remove = item.uploadId
+        ? `aws s3api abort-multipart-upload --bucket ${bucket} --key '${item.key}' --upload-id '${item.uploadId}'`
+        : `aws s3 rm 's3://${bucket}/${item.key}'`;
+      return `${r.name}: ${remove}   (${item.code}: ${item.message})`;
+    }),
+  );
 }
 
 /** The run never got going (admin DB down, another run holds the lock): say so, since there is no summary. */

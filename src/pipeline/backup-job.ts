@@ -10,13 +10,14 @@ import { BackupFailed } from '../errors.js';
 import type { BackupType } from '../plan.js';
 import { backupFolder, MANIFEST_NAME, newFolderId, ownerSegment, s3Url, type BackupOwner } from '../storage/layout.js';
 import { folderIsEmpty } from '../storage/listing.js';
-import { newManifest, putManifest, type ManifestObject, type ManifestOwner } from '../storage/manifest.js';
+import { ManifestStoredWrongly, newManifest, putManifest, type ManifestObject, type ManifestOwner } from '../storage/manifest.js';
+import { CleanupFailed, describeS3Error, type LeftBehind } from '../storage/s3-errors.js';
 import { deleteObjects } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Masker } from '../util/mask.js';
 import { formatBackupId } from '../util/time.js';
 import { renderCommand } from './command.js';
-import { describeS3Error, mibPerSecond, streamStepToS3 } from './stream-step.js';
+import { mibPerSecond, streamStepToS3 } from './stream-step.js';
 
 export interface BackupJob {
   /** The name in backups rows (the container's Name). */
@@ -69,6 +70,8 @@ export interface BackupResult {
   bytes: number;
   durationMs: number;
   objects: { key: string; bytes: number; sha256: string }[];
+  /** What this failed backup wrote and could not remove (a permission missing): named in the mail, to remove by hand. */
+  leftBehind: LeftBehind[];
   /** The manifest written last (successful backups only). */
   manifest?: { key: string; bytes: number };
 }
@@ -103,6 +106,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     bytes: 0,
     durationMs: 0,
     objects: [],
+    leftBehind: [],
   };
   const row = (state: 'start' | 'end'): BackupRow => ({
     cId: result.cId,
@@ -116,6 +120,8 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
   });
 
   let startWritten = false;
+  /** Keys this backup wrote that are not data objects (a manifest stored wrongly), removed with them on failure. */
+  const written: string[] = [];
   try {
     if (deps.signal.aborted) throw new BackupFailed('interrupted');
     backupId = result.backupId = (await deps.uniqueBackupId?.(job, localId)) ?? localId;
@@ -172,17 +178,21 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     try {
       result.manifest = { key: manifestKey, bytes: await putManifest(deps.client, config.s3, manifestKey, manifest) };
     } catch (err) {
+      if (err instanceof ManifestStoredWrongly) written.push(manifestKey);
       throw new BackupFailed(`writing the manifest ${s3Url(config.s3.bucket, manifestKey)} failed: ${mask(describeS3Error(err))}`);
     }
     result.ok = true;
   } catch (err) {
     result.errMsg = errMsgOf(err, mask);
-    if (result.objects.length) {
-      // A half backup must not look like one: remove what this backup already completed.
-      await deleteObjects(deps.client, config.s3.bucket, result.objects.map((o) => o.key)).catch((e: unknown) =>
-        log.error({ err: mask(String(e)) }, 'could not delete the objects of the failed backup'),
-      );
-      result.objects = [];
+    if (err instanceof BackupFailed) result.leftBehind.push(...err.leftBehind);
+    written.push(...result.objects.map((o) => o.key));
+    result.objects = [];
+    if (written.length) {
+      // A half backup must not look like one: remove what this backup already completed (its folder is its own).
+      await deleteObjects(deps.client, config.s3.bucket, written).catch((e: unknown) => {
+        log.error({ err: mask(String(e)) }, 'could not delete the objects of the failed backup');
+        if (e instanceof CleanupFailed) result.leftBehind.push(...e.leftBehind);
+      });
     }
   }
   result.durationMs = Date.now() - started.getTime();

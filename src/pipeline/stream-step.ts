@@ -8,7 +8,7 @@ import { BackupFailed } from '../errors.js';
 import type { S3Settings } from '../storage/s3.js';
 import { deleteObjects, headObject, sseMismatch } from '../storage/s3.js';
 import { s3Url } from '../storage/layout.js';
-import { describeLeftBehind, describeS3Error } from '../storage/s3-errors.js';
+import { CleanupFailed, describeLeftBehind, describeS3Error } from '../storage/s3-errors.js';
 import { uploadLeftOpen, uploadStream } from '../storage/multipart.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
@@ -131,17 +131,21 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
         `could not abort ${ctx.mask(describeLeftBehind(ctx.s3.bucket, open))}: its parts stay until aborted (docs/iam-policy.md)`,
       );
     }
+    const failed = (failure: BackupFailed) => {
+      if (open) failure.leftBehind.push(open);
+      return failure;
+    };
     if (ctx.signal.aborted) {
       stopAll('was interrupted');
       await Promise.allSettled([dump.finished, compressor.finished]);
-      throw new BackupFailed('interrupted');
+      throw failed(new BackupFailed('interrupted'));
     }
     // A BackupFailed comes from beforeComplete: the dump (or compressor) failed, and says how.
-    if (err instanceof BackupFailed) throw err;
+    if (err instanceof BackupFailed) throw failed(err);
     // The upload failed: the dump must not stay blocked on a full pipe.
     stopAll('was stopped because the upload failed');
     await Promise.allSettled([dump.finished, compressor.finished]);
-    throw new BackupFailed(`upload to ${s3Url(ctx.s3.bucket, key)} failed: ${ctx.mask(describeS3Error(err))}`);
+    throw failed(new BackupFailed(`upload to ${s3Url(ctx.s3.bucket, key)} failed: ${ctx.mask(describeS3Error(err))}`));
   } finally {
     clearInterval(watchdog);
   }
@@ -155,12 +159,11 @@ async function verifyObject(ctx: StepContext, key: string, bytes: number): Promi
   const wrongEncryption = sseMismatch(head, ctx.s3.sse);
   if (wrongEncryption) problems.push(wrongEncryption);
   if (problems.length) {
-    await deleteObjects(ctx.client, ctx.s3.bucket, [key]).catch((e: unknown) =>
-      ctx.log.error({ err: ctx.mask(String(e)) }, 'could not delete the object that failed verification'),
-    );
-    throw new BackupFailed(`object ${s3Url(ctx.s3.bucket, key)} failed verification: ${problems.join('; ')}`);
+    const failure = new BackupFailed(`object ${s3Url(ctx.s3.bucket, key)} failed verification: ${problems.join('; ')}`);
+    await deleteObjects(ctx.client, ctx.s3.bucket, [key]).catch((e: unknown) => {
+      ctx.log.error({ err: ctx.mask(String(e)) }, 'could not delete the object that failed verification');
+      if (e instanceof CleanupFailed) failure.leftBehind.push(...e.leftBehind);
+    });
+    throw failure;
   }
 }
-
-// It lives in storage/s3-errors.ts; backup-job.ts and commands/restore.ts import it from here.
-export { describeS3Error };

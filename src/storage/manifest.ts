@@ -3,7 +3,7 @@
 // size and SHA-256 (computed while streaming: a multipart object's ETag is no digest), the database each object
 // holds, and the rows per table the backup counted. Restore checks the identity and the digests; verify compares the
 // counts. Format 1 (before identities) is still read; backups made before manifests existed have none.
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { RowCounts } from '../counts/types.js';
 import { MANIFEST_NAME } from './layout.js';
@@ -75,11 +75,13 @@ export async function putManifest(client: S3Client, s3: S3Settings, key: string,
     }),
   );
   const wrong = sseMismatch(out, s3.sse);
-  if (wrong) {
-    await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key })).catch(() => {});
-    throw new Error(`S3 stored it with the wrong encryption: ${wrong}`);
-  }
+  if (wrong) throw new ManifestStoredWrongly(`S3 stored it with the wrong encryption: ${wrong}`);
   return body.length;
+}
+
+/** The manifest was written, but not as asked: the caller removes it with the backup's other objects. */
+export class ManifestStoredWrongly extends Error {
+  override name = 'ManifestStoredWrongly';
 }
 
 /** The manifest of the backup in `folder` (ending in '/'); undefined when it has none; throws when it is unreadable. */

@@ -50,6 +50,7 @@ const result = (name: string, ok: boolean): BackupResult => ({
   bytes: 1000,
   durationMs: 1000,
   objects: [],
+  leftBehind: [],
 });
 const summary = (results: BackupResult[]): RunSummary => ({
   kind: 'nightly',
