@@ -86,6 +86,7 @@ function summaryJson(s: RunSummary): string {
     notBackedUp: s.missed,
     backedUpByAnotherRun: s.covered,
     abandoned: s.abandoned,
+    cleanup: s.cleanup,
     backups: s.results.map((r) => ({
       name: r.name,
       id: r.cId,

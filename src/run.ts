@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { AdminLocks } from './admin-db/locks.js';
 import { connectAdminDb, type AdminDb } from './admin-db/pool.js';
 import { activeContainers, endedInRun, insertBackupRow, lastEndedSince, uniqueBackupId, type BackupRow } from './admin-db/queries.js';
-import { Claims, rowOwner, type AbandonedBackup } from './claims.js';
+import { Claims, rowOwner } from './claims.js';
+import { closeAbandoned, emptyLeftovers, mergeLeftovers, sweepLeftovers, type Leftovers, type LeftoversContext } from './leftovers.js';
 import type { Config } from './config.js';
 import { CannotStartError, ConfigError } from './errors.js';
 import { verifySample } from './commands/verify.js';
@@ -83,15 +84,22 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
       uniqueBackupId: (job, candidate) => uniqueBackupId(adminDb, rowOwner(job), candidate).catch(() => candidate),
       ...(testClock ? { clock: () => testClock } : {}),
     };
-    const night = await backUpEach(jobs, { config, opts, io, deps, db: adminDb, claims: new Claims(locks, adminDb, io), startedAt });
+    const claims = new Claims(locks, io);
+    const cleanup: LeftoversContext = { db: adminDb, client, config, claims, log: io.log, mask: io.mask, recordRow: deps.recordRow };
+    // What earlier runs left (dead processes' backups, objects and uploads of failed ones) before making more.
+    const leftovers = await sweepLeftovers(cleanup);
+    const night = await backUpEach(jobs, { config, opts, io, deps, db: adminDb, claims, cleanup, startedAt });
     client.destroy();
+    mergeLeftovers(leftovers, night.leftovers);
+    if (leftovers.notRemoved.length) problems.push(`${leftovers.notRemoved.length} leftovers of earlier runs could not be removed (see the log, and docs/iam-policy.md)`);
     skipped.push(...night.skipped);
     const notStarted = jobs.length - night.attempted;
     if (notStarted > 0) problems.push(`interrupted: ${notStarted} planned backups were not started`);
     const summary = summaryOf(opts.kind, startedAt, night.results, skipped, problems, io.signal.aborted);
     summary.covered = night.covered;
     summary.missed = night.missed;
-    summary.abandoned = night.abandoned;
+    summary.abandoned = leftovers.abandoned;
+    summary.cleanup = { completed: leftovers.completed, removed: leftovers.removed, notRemoved: leftovers.notRemoved, notes: leftovers.notes };
     if (opts.kind === 'nightly' && !io.signal.aborted) {
       summary.verification = await verifySample(config, night.results, { log: io.log, mask: io.mask, signal: io.signal, db });
       // A test restore that failed means a backup may not come back: the run must not look clean.
@@ -112,7 +120,8 @@ interface Night {
   skipped: Skipped;
   covered: RunSummary['covered'];
   missed: RunSummary['missed'];
-  abandoned: AbandonedBackup[];
+  /** Backups of this night whose process died (a worker killed mid-run), found when their owner was claimed. */
+  leftovers: Leftovers;
   /** Jobs this run got to (backed up, skipped, covered or missed): the rest were not started (interrupted). */
   attempted: number;
 }
@@ -126,10 +135,10 @@ interface Night {
  */
 async function backUpEach(
   jobs: BackupJob[],
-  ctx: { config: Config; opts: RunOptions; io: RunIo; deps: BackupDeps; db: AdminDb; claims: Claims; startedAt: Date },
+  ctx: { config: Config; opts: RunOptions; io: RunIo; deps: BackupDeps; db: AdminDb; claims: Claims; cleanup: LeftoversContext; startedAt: Date },
 ): Promise<Night> {
   const { config, opts, io, deps, db, claims } = ctx;
-  const night: Night = { results: [], skipped: [], covered: [], missed: [], abandoned: [], attempted: 0 };
+  const night: Night = { results: [], skipped: [], covered: [], missed: [], leftovers: emptyLeftovers(), attempted: 0 };
   const runDay = formatBackupId(ctx.startedAt).slice(0, 10);
   const deferred: BackupJob[] = [];
   const named = opts.kind === 'named' || opts.kind === 'admin-db';
@@ -137,11 +146,12 @@ async function backUpEach(
   /** `waited`: another process held it first (a scheduled run then counts that process's successful backup). */
   const underClaim = async (job: BackupJob, waited: boolean): Promise<void> => {
     try {
-      night.abandoned.push(...(await claims.closeAbandoned(job, deps.recordRow)));
       if (opts.worker && (await endedInRun(db, rowOwner(job), job.backupType, runDay).catch(() => false))) {
         night.skipped.push({ name: job.name, reason: 'already backed up in this run by another worker' });
         return;
       }
+      // A backup of it whose process died since the run began (a worker killed while it held the claim).
+      mergeLeftovers(night.leftovers, await closeAbandoned(ctx.cleanup, rowOwner(job)));
       if (waited && !named) {
         // The holder may have backed it up for this night (an on-demand run, another worker): a backup that ended
         // while this run was going counts, if it succeeded.
@@ -154,12 +164,12 @@ async function backUpEach(
       }
       night.results.push(await runBackupJob(job, deps));
     } finally {
-      await claims.release(job);
+      await claims.release(rowOwner(job));
     }
   };
 
   const attempt = async (job: BackupJob): Promise<void> => {
-    const claim = named ? await claims.waitFor(job, config.claimWaitMs) : await claims.claim(job);
+    const claim = named ? await claims.waitFor(rowOwner(job), config.claimWaitMs) : await claims.claim(rowOwner(job));
     if (claim.kind === 'claimed') return underClaim(job, false);
     if (claim.kind === 'unreachable') {
       // A worker cannot coordinate and leaves the job to others; a lone run backs up anyway.
@@ -184,7 +194,7 @@ async function backUpEach(
   for (const job of deferred) {
     if (io.signal.aborted) break;
     night.attempted += 1;
-    const claim = await claims.waitFor(job, config.claimWaitMs);
+    const claim = await claims.waitFor(rowOwner(job), config.claimWaitMs);
     if (claim.kind === 'claimed') await underClaim(job, true);
     else if (claim.kind === 'unreachable') night.missed.push({ name: job.name, reason: `not backed up: the admin database became unreachable: ${claim.why}` });
     else if (opts.worker) night.skipped.push({ name: job.name, reason: `still being backed up by ${claim.holder} when this worker finished` });
@@ -214,7 +224,21 @@ async function planJobs(db: AdminDb, config: Config, opts: RunOptions, now: Date
 }
 
 function summaryOf(kind: SummaryKind, startedAt: Date, results: BackupResult[], skipped: Skipped, problems: string[], interrupted: boolean): RunSummary {
-  return { kind, host: hostname(), startedAt, finishedAt: new Date(), results, skipped, covered: [], missed: [], abandoned: [], problems, interrupted, verification: [] };
+  return {
+    kind,
+    host: hostname(),
+    startedAt,
+    finishedAt: new Date(),
+    results,
+    skipped,
+    covered: [],
+    missed: [],
+    abandoned: [],
+    cleanup: { completed: [], removed: [], notRemoved: [], notes: [] },
+    problems,
+    interrupted,
+    verification: [],
+  };
 }
 
 /** A backups row that cannot be written is logged whole, as JSON, so an operator can replay it: nothing is lost. */

@@ -1,6 +1,6 @@
 // The value a run produces: what every mail, JSON output and exit code is computed from.
 import type { BackupResult } from './pipeline/backup-job.js';
-import type { AbandonedBackup } from './claims.js';
+import type { AbandonedBackup, Leftovers } from './leftovers.js';
 import type { RunKind } from './plan.js';
 
 export type SummaryKind = RunKind | 'admin-db';
@@ -18,6 +18,8 @@ export interface RunSummary {
   missed: { name: string; reason: string }[];
   /** Backups whose process died (a start row, no end row): their end row says so now. A failure. */
   abandoned: AbandonedBackup[];
+  /** The rest of what earlier runs left: found whole, removed, or not removable (a run problem). */
+  cleanup: Omit<Leftovers, 'abandoned'>;
   /** Run-level trouble that is not one backup's failure: rows not written, mail not sent, interrupted. */
   problems: string[];
   interrupted: boolean;
@@ -32,7 +34,7 @@ export const failureCount = (s: RunSummary) => failedResults(s).length + s.misse
 
 /**
  * 0 all good; 1 a backup failed, a due container was not backed up, a dead process's backup was found, or the run
- * was interrupted; 4 backups fine but the run could not report them.
+ * was interrupted; 4 backups fine but the run could not report them (or remove what earlier runs left).
  */
 export function exitCodeOf(s: RunSummary): number {
   if (failureCount(s) > 0 || s.interrupted) return 1;

@@ -12,6 +12,7 @@ import { latestBackupRows, type BackupLogRow } from '../src/admin-db/audit-queri
 import type { AdminDb } from '../src/admin-db/pool.js';
 import { activeContainers } from '../src/admin-db/queries.js';
 import { evaluateAudit } from '../src/audit/evaluate.js';
+import { lockKey } from '../src/admin-db/locks.js';
 import { runAudit } from '../src/commands/audit.js';
 import { loadConfig } from '../src/config.js';
 import { makeMasker } from '../src/util/mask.js';
@@ -209,13 +210,25 @@ describe('latestBackupRows', () => {
 describe('runAudit', () => {
   const config = () => loadConfig({ SQLALCHEMY_ADMIN_URI: url.replace('postgresql://', 'postgresql+psycopg2://'), AWS_BUCKET_NAME: 's3://audit-bucket' });
 
-  it('prints the table and exits 1 when a container fails the audit', async () => {
-    const lines: string[] = [];
-    const code = await runAudit(config(), { json: false, now: NOW }, (l) => lines.push(l), makeMasker([]));
-    expect(code).toBe(1);
-    expect(lines[0]).toMatch(/^CONTAINER\s+ENGINE\s+FREQUENCY\s+STATUS/);
-    expect(lines.find((l) => l.startsWith('broken'))).toMatch(/Failed.*ERROR: connection refused$/);
-    expect(lines.at(-1)).toBe('9 containers: 2 Good, 1 Out of Policy, 2 Running, 1 Started but did not finish, 1 Failed, 1 No backups, 1 No policy. 4 fail the audit.');
+  it('prints the table and exits 1 when a container fails the audit; an unfinished backup nobody holds is Abandoned', async () => {
+    // crm's backup is being made by a live process (it holds crm's claim); overlap's process is gone.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock($1, $2)', [lockKey('mydb-backup:container'), ids.crm]);
+    try {
+      const lines: string[] = [];
+      const code = await runAudit(config(), { json: false, now: NOW }, (l) => lines.push(l), makeMasker([]));
+      expect(code).toBe(1);
+      expect(lines[0]).toMatch(/^CONTAINER\s+ENGINE\s+FREQUENCY\s+STATUS/);
+      expect(lines.find((l) => l.startsWith('broken'))).toMatch(/Failed.*ERROR: connection refused$/);
+      expect(lines.find((l) => l.startsWith('crm'))).toMatch(/Running/);
+      expect(lines.find((l) => l.startsWith('overlap'))).toMatch(/Abandoned .*no process is backing it up: its process died/);
+      expect(lines.at(-1)).toBe(
+        '9 containers: 2 Good, 1 Out of Policy, 1 Running, 1 Abandoned, 1 Started but did not finish, 1 Failed, 1 No backups, 1 No policy. 5 fail the audit.',
+      );
+    } finally {
+      await holder.end();
+    }
   });
 
   it('--json and --prom: one JSON document, an atomically written textfile', async () => {

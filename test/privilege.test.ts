@@ -155,6 +155,16 @@ describe('cleanup with only the three actions operators were told to grant', () 
         { key: left[0], code: 'AccessDenied', message: 'Access Denied' },
       ]),
     );
+
+    // The next run, with the nightly host's documented policy, removes what the failed one left, and says so.
+    const nightly = await moto.createUser(`user${++users}`, await documentedPolicy('The nightly host', bucket));
+    const next = await runCli(['shop', '--json'], env(nightly, bucket, dbName));
+    expect(next.exitCode, next.stderr).toBe(0);
+    const cleanup = JSON.parse(next.stdout.trim().split('\n').pop()!).cleanup;
+    expect(cleanup.removed).toEqual(expect.arrayContaining([`s3://${bucket}/${left[0]}`, `multipart upload ${open!.uploadId} of s3://${bucket}/${open!.key}`]));
+    expect(cleanup.notRemoved).toEqual([]);
+    expect(await listMultipartUploads(admin, bucket)).toEqual([]);
+    expect(await listKeys(admin, bucket, left[0]!.split('/').slice(0, 3).join('/'))).toEqual([]);
   });
 });
 

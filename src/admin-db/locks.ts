@@ -18,6 +18,16 @@ export function lockKey(name: string): number {
   return hash & 0x7fffffff;
 }
 
+/** The owners whose claim some process holds now: a live backup (a container's id; 0 for the admin DB's own). */
+export async function heldClaims(db: { query: pg.Pool['query'] }): Promise<Set<number>> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT l.objid::text AS id FROM pg_locks l
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int8::oid AND l.objsubid = 2`,
+    [lockKey(CONTAINER_NAMESPACE)],
+  );
+  return new Set(rows.map((r) => Number(r.id)));
+}
+
 export interface LockHolder {
   application: string;
   clientAddr: string | null;

@@ -113,3 +113,53 @@ export async function endedInRun(db: AdminDb, owner: RowOwner, backupType: strin
   );
   return rows.length > 0;
 }
+
+/** Whose rows look like leftovers since `since`: owners with a start row and no end row, or a failed end row. */
+export async function ownersWithLeftovers(db: AdminDb, since: Date): Promise<RowOwner[]> {
+  const { rows } = await db.query<{ c_id: number | null; name: string }>(
+    `SELECT DISTINCT b.c_id, b.name
+       FROM backups b
+      WHERE b.ts >= ($1::timestamptz AT TIME ZONE 'UTC') AND b.backup_id IS NOT NULL
+        AND ((b.state = 'end' AND coalesce(b.err_msg, '') ~ '^\\s*ERROR')
+          OR (b.state = 'start' AND NOT EXISTS (SELECT 1 FROM backups e
+                                                 WHERE e.state = 'end' AND e.backup_id = b.backup_id
+                                                   AND coalesce(e.url, '') = coalesce(b.url, '')
+                                                   AND e.c_id IS NOT DISTINCT FROM b.c_id AND e.name = b.name)))`,
+    [since.toISOString()],
+  );
+  return rows.map((r) => ({ cId: r.c_id, name: r.name }));
+}
+
+/** The owner's failed backups since `since`: where they wrote (their folder, or their one object). */
+export async function failedBackupUrls(db: AdminDb, owner: RowOwner, since: Date): Promise<string[]> {
+  const { rows } = await db.query<{ url: string }>(
+    `SELECT DISTINCT e.url FROM backups e
+      WHERE e.state = 'end' AND ${ownedBy('e')} AND e.ts >= ($3::timestamptz AT TIME ZONE 'UTC')
+        AND coalesce(e.err_msg, '') ~ '^\\s*ERROR' AND coalesce(e.url, '') <> ''`,
+    [owner.cId, owner.name, since.toISOString()],
+  );
+  return rows.map((r) => r.url);
+}
+
+/** Every owner's backups that started since `since` and have no end row: running, or left by a process that died. */
+export async function allOpenStarts(db: AdminDb, since: Date): Promise<(OpenStart & RowOwner)[]> {
+  const { rows } = await db.query<{ c_id: number | null; name: string; backup_id: string; backup_type: string | null; url: string | null; command: string | null; ts: Date }>(
+    `SELECT s.c_id, s.name, s.backup_id, s.backup_type, s.url, s.command, s.ts AT TIME ZONE 'UTC' AS ts
+       FROM backups s
+      WHERE s.state = 'start' AND s.backup_id IS NOT NULL AND s.ts >= ($1::timestamptz AT TIME ZONE 'UTC')
+        AND NOT EXISTS (SELECT 1 FROM backups e
+                         WHERE e.state = 'end' AND e.backup_id = s.backup_id AND coalesce(e.url, '') = coalesce(s.url, '')
+                           AND e.c_id IS NOT DISTINCT FROM s.c_id AND e.name = s.name)
+      ORDER BY s.ts, s.id`,
+    [since.toISOString()],
+  );
+  return rows.map((r) => ({
+    cId: r.c_id,
+    name: r.name,
+    backupId: r.backup_id,
+    backupType: r.backup_type ?? '',
+    url: r.url ?? '',
+    command: r.command ?? '',
+    startedAt: r.ts,
+  }));
+}

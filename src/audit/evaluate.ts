@@ -8,6 +8,7 @@ export type AuditStatus =
   | 'Good'
   | 'Out of Policy'
   | 'Running'
+  | 'Abandoned'
   | 'Started but did not finish'
   | 'Failed'
   | 'No backups'
@@ -17,6 +18,7 @@ export const AUDIT_STATUSES: readonly AuditStatus[] = [
   'Good',
   'Out of Policy',
   'Running',
+  'Abandoned',
   'Started but did not finish',
   'Failed',
   'No backups',
@@ -39,6 +41,11 @@ export interface AuditOptions {
   graceMs?: number;
   /** Default DEFAULT_MAX_RUN_MS. */
   maxRunMs?: number;
+  /**
+   * The containers a live process is backing up now (their claim is held). An unfinished backup of a container not
+   * in it is Abandoned: its process died. Absent: not known, and unfinished backups are judged by age alone.
+   */
+  liveClaims?: ReadonlySet<number>;
 }
 
 /** One backup: a 'start' row and, once it finished, the next 'end' row with the same backup_id. */
@@ -186,6 +193,12 @@ export function evaluateContainer(container: Container, rows: readonly BackupLog
 
   const sinceStart = now - lastAttempt.startedAt.getTime();
   if (!isFinished(lastAttempt)) {
+    if (options.liveClaims && !options.liveClaims.has(container.id)) {
+      return result(
+        'Abandoned',
+        `${lastAttempt.backupType} backup ${lastAttempt.backupId} started ${formatAge(sinceStart)} ago, has no end row, and no process is backing it up: its process died (the next run records it)`,
+      );
+    }
     if (sinceStart < maxRunMs) return result('Running', `${lastAttempt.backupType} backup ${lastAttempt.backupId} running for ${formatAge(sinceStart)}`);
     return result(
       'Started but did not finish',

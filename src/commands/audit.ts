@@ -2,6 +2,7 @@
 // or one JSON document, optionally as a node_exporter textfile. Exit 1 when any container fails the audit.
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { latestBackupRows } from '../admin-db/audit-queries.js';
+import { heldClaims } from '../admin-db/locks.js';
 import { connectAdminDb } from '../admin-db/pool.js';
 import { activeContainers } from '../admin-db/queries.js';
 import {
@@ -39,7 +40,8 @@ export async function runAudit(config: Config, opts: AuditCommandOptions, print:
   try {
     const containers = await activeContainers(db);
     const rows = await latestBackupRows(db, containers);
-    results = evaluateAudit(containers, rows, { now, graceMs, maxRunMs });
+    const liveClaims = await heldClaims(db);
+    results = evaluateAudit(containers, rows, { now, graceMs, maxRunMs, liveClaims });
   } finally {
     await db.end();
   }

@@ -2,11 +2,17 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { connectAdminDb } from '../admin-db/pool.js';
-import { activeContainers } from '../admin-db/queries.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { heldClaims } from '../admin-db/locks.js';
+import type { AdminDb } from '../admin-db/pool.js';
+import { activeContainers, allOpenStarts } from '../admin-db/queries.js';
 import type { Config } from '../config.js';
 import { ENGINES, findEngine } from '../engines/index.js';
 import { createTransport } from '../notify/email.js';
+import { prefixFolder, s3Url } from '../storage/layout.js';
+import { listOpenUploads } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
+import { describeS3Error } from '../storage/s3-errors.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbUserDatabases } from '../restore/mariadb-server.js';
 import { pgRoles } from '../restore/postgres-server.js';
@@ -28,6 +34,36 @@ export async function findOnPath(program: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** Backups of the last days with a start row, no end row, and no process holding their owner: their process died. */
+async function abandonedBackups(db: AdminDb): Promise<string[]> {
+  const [open, held] = await Promise.all([allOpenStarts(db, new Date(Date.now() - 7 * 24 * 3_600_000)), heldClaims(db)]);
+  return open
+    .filter((o) => !held.has(o.cId ?? 0))
+    .map(
+      (o) =>
+        `backup ${o.backupId} of ${o.name} (started ${o.startedAt.toISOString()}) has no end row and no process is backing ${o.name} up: ` +
+        'its process died; the next run records it as abandoned and removes what it wrote',
+    );
+}
+
+/** Incomplete multipart uploads under the prefix (parts billed while invisible to listings), if any. */
+async function openUploadsLine(client: S3Client, config: Config): Promise<string | undefined> {
+  const where = s3Url(config.s3.bucket, prefixFolder(config.s3.prefix));
+  let uploads;
+  try {
+    uploads = await listOpenUploads(client, config.s3.bucket, config.s3.prefix);
+  } catch (err) {
+    return `cannot list incomplete multipart uploads under ${where}: ${describeS3Error(err)}`;
+  }
+  if (uploads.length === 0) return undefined;
+  const oldest = uploads.map((u) => u.initiated?.getTime() ?? Infinity).reduce((a, b) => Math.min(a, b), Infinity);
+  return (
+    `${uploads.length} incomplete multipart upload${uploads.length === 1 ? '' : 's'} under ${where}` +
+    `${Number.isFinite(oldest) ? ` (oldest started ${new Date(oldest).toISOString()})` : ''}: the next run aborts those of backups ` +
+    "whose process is gone; the bucket's lifecycle rule removes the rest"
+  );
+}
+
 export async function runCheck(config: Config, mask: Masker, print: Print): Promise<number> {
   let failures = 0;
   const ok = (what: string) => print(`OK    ${what}`);
@@ -47,6 +83,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       containers.forEach((c) => enginesInUse.add(findEngine(c.engine)?.name ?? ''));
       ok(`admin database reached: ${containers.length} active containers`);
       for (const c of broken) warn(`container ${c.name} cannot be backed up: ${c.problem ?? `unknown dbengine '${c.engine}'`}`);
+      for (const line of await abandonedBackups(db)) warn(line);
     } finally {
       await db.end();
     }
@@ -57,6 +94,8 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
   const client = createS3Client(config.s3);
   try {
     await checkBucket(client, config, { ok, fail, warn });
+    const open = await openUploadsLine(client, config);
+    if (open) warn(open);
   } finally {
     client.destroy();
   }

@@ -46,6 +46,8 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     text.push('LEFT BEHIND (failed backups could not remove these: a permission is missing, docs/iam-policy.md; remove them by hand)');
     text.push(...left.map((l) => `  ${l}`), '');
   }
+  const earlier = earlierLeftoverLines(s);
+  if (earlier.length) text.push('LEFTOVERS OF EARLIER RUNS', ...earlier.map((l) => `  ${l}`), '');
   if (s.abandoned.length) {
     text.push('ABANDONED (the process that started these died; their end rows say so now)');
     for (const a of s.abandoned) text.push(`  ${a.name} (${a.backupType}, ${a.backupId}, started ${a.startedAt.toISOString()}): ${a.url}`);
@@ -79,6 +81,7 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     failures.length
       ? `<h3>Failed</h3><ul>${failures.map((r) => `<li><b>${escapeHtml(r.name)}</b>: <pre>${escapeHtml(r.errMsg)}</pre></li>`).join('')}</ul>`
       : '',
+    earlier.length ? `<h3>Leftovers of earlier runs</h3><ul>${earlier.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` : '',
     left.length ? `<h3>Left behind</h3><p>Failed backups could not remove these (a permission is missing: docs/iam-policy.md); remove them by hand:</p><pre>${escapeHtml(left.join('\n'))}</pre>` : '',
     s.missed.length ? `<h3>Not backed up</h3><ul>${s.missed.map((m) => `<li><b>${escapeHtml(m.name)}</b>: ${escapeHtml(m.reason)}</li>`).join('')}</ul>` : '',
     s.abandoned.length
@@ -94,6 +97,18 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     '</table>',
   ].join('\n');
   return { subject: mask(summarySubject(s)), text: mask(text.join('\n')), html: mask(html) };
+}
+
+/** What this run found of earlier runs: removed, not removable, backups found whole after their process died. */
+function earlierLeftoverLines(s: RunSummary): string[] {
+  const { completed, removed, notRemoved, notes } = s.cleanup;
+  const shown = removed.slice(0, 20);
+  return [
+    ...notRemoved.map((n) => `could not remove ${n}`),
+    ...(removed.length ? [`removed ${removed.length}: ${shown.join(', ')}${removed.length > shown.length ? ', …' : ''}`] : []),
+    ...completed.map((c) => `${c.name}: backup ${c.backupId} was whole when its process died; its end row now says it succeeded`),
+    ...notes,
+  ];
 }
 
 /** What failed backups left in S3, each as the command that removes it. */

@@ -1,7 +1,7 @@
 // Runs one engine Command as a child process: secrets through env or a 0600 temp file, stdout streamed (never
 // buffered), a bounded stderr tail, the whole process group killed on demand.
 import { closeSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -61,6 +61,36 @@ function childEnv(command: Command): Record<string, string> {
   return { ...env, ...command.env, ...command.secretEnv };
 }
 
+/** `mydb-backup-{pid}-…`: whose it is, so a later run can remove what a killed process left (removeStaleTempDirs). */
+const TEMP_PREFIX = 'mydb-backup-';
+
+/**
+ * Removes the temporary directories of processes that are gone (killed before they could clean up: a password file
+ * may be in one). Returns what it removed. Never throws.
+ */
+export async function removeStaleTempDirs(): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(entry)?.[1];
+    if (!pid || processIsAlive(Number(pid))) continue;
+    await rm(join(tmpdir(), entry), { recursive: true, force: true }).then(
+      () => removed.push(join(tmpdir(), entry)),
+      () => {},
+    );
+  }
+  return removed;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 interface StartOptions {
   mask: Masker;
   stdin?: 'pipe' | 'ignore';
@@ -74,7 +104,7 @@ export async function startCommand(command: Command, opts: StartOptions & { stdo
 export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader>> {
   let argv = command.argv as string[];
   // Private to this process (0700): the config file with the password, the FIFO's name for an instant.
-  const tempDir = command.configFile || opts.stdout === 'reader' ? await mkdtemp(join(tmpdir(), 'mydb-backup-')) : undefined;
+  const tempDir = command.configFile || opts.stdout === 'reader' ? await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`)) : undefined;
   const removeTempDir = async () => {
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   };

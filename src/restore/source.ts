@@ -23,7 +23,7 @@ import {
   type BackupOwner,
 } from '../storage/layout.js';
 import { byNewestStart, listBackupFolders, listSegments, type BackupFolder } from '../storage/listing.js';
-import { readManifest, type Manifest } from '../storage/manifest.js';
+import { missingFromFolder, readManifest, type Manifest } from '../storage/manifest.js';
 import type { ObjectRef } from '../pipeline/restore-step.js';
 
 /** Whose backups: a container by name (`id` when the name stands for several), or the admin DB's own. */
@@ -125,17 +125,6 @@ export function ownerMismatch(manifest: Manifest, asked: Pick<ResolvedOwner, 'na
   if (m.kind === 'admin-db') return asked.owner.kind === 'admin-db' ? undefined : `the admin database (${m.database})`;
   if (asked.owner.kind === 'container' && m.id === asked.owner.id) return undefined;
   return `container '${m.name}' (id ${m.id})`;
-}
-
-/** Every object the manifest lists must be in the folder, at its size: else the backup is not whole. Pure. */
-export function missingFromFolder(manifest: Manifest, folder: BackupFolder): string[] {
-  const problems: string[] = [];
-  for (const o of manifest.objects) {
-    const found = folder.objects.find((f) => f.name === o.name);
-    if (!found) problems.push(`${o.name} is missing`);
-    else if (found.bytes !== o.bytes) problems.push(`${o.name} is ${found.bytes} bytes, the manifest says ${o.bytes}`);
-  }
-  return problems;
 }
 
 /** The engine whose objects these are, when no containers row says (a deleted container). Pure. */

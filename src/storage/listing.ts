@@ -1,5 +1,5 @@
 // What S3 holds of one owner (a container, or the admin DB): its backup folders and their objects.
-import { ListObjectsV2Command, paginateListObjectsV2, type _Object, type S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, paginateListObjectsV2, type _Object, type S3Client } from '@aws-sdk/client-s3';
 import { folderStartedAt, isFolderId, isLegacyFolderId, MANIFEST_NAME, ownerFolder } from './layout.js';
 
 export interface BackupObject {
@@ -107,4 +107,37 @@ export async function listSegments(client: S3Client, bucket: string, prefix: str
 export async function folderIsEmpty(client: S3Client, bucket: string, folder: string): Promise<boolean> {
   const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, MaxKeys: 1 }));
   return (out.KeyCount ?? out.Contents?.length ?? 0) === 0;
+}
+
+/** One backup folder (its key, ending in '/'), as listed now; undefined when it holds nothing. */
+export async function listFolder(client: S3Client, bucket: string, folder: string): Promise<BackupFolder | undefined> {
+  const objects: _Object[] = [];
+  for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: folder })) objects.push(...(page.Contents ?? []));
+  const parent = folder.slice(0, folder.slice(0, -1).lastIndexOf('/') + 1);
+  return groupBackupObjects(parent, objects)[0];
+}
+
+/** A multipart upload nobody completed (yet). */
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** The incomplete multipart uploads under the prefix. */
+export async function listOpenUploads(client: S3Client, bucket: string, prefix: string): Promise<OpenUpload[]> {
+  const uploads: OpenUpload[] = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix ? `${prefix}/` : undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+    );
+    for (const u of page.Uploads ?? []) {
+      if (u.Key && u.UploadId) uploads.push({ key: u.Key, uploadId: u.UploadId, ...(u.Initiated ? { initiated: u.Initiated } : {}) });
+    }
+    if (!page.IsTruncated) return uploads;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+  }
 }

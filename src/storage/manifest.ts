@@ -6,6 +6,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { RowCounts } from '../counts/types.js';
+import type { BackupFolder } from './listing.js';
 import { MANIFEST_NAME } from './layout.js';
 import { noOverwrite, sseMismatch, sseRequest, type S3Settings } from './s3.js';
 
@@ -117,4 +118,15 @@ export function manifestRows(objects: readonly ManifestObject[]): RowCounts | un
   const all: RowCounts = {};
   for (const o of counted) for (const [db, tables] of Object.entries(o.rows ?? {})) Object.assign((all[db] ??= {}), tables);
   return all;
+}
+
+/** Every object the manifest lists must be in the folder, at its size: else the backup is not whole. Pure. */
+export function missingFromFolder(manifest: Manifest, folder: BackupFolder): string[] {
+  const problems: string[] = [];
+  for (const o of manifest.objects) {
+    const found = folder.objects.find((f) => f.name === o.name);
+    if (!found) problems.push(`${o.name} is missing`);
+    else if (found.bytes !== o.bytes) problems.push(`${o.name} is ${found.bytes} bytes, the manifest says ${o.bytes}`);
+  }
+  return problems;
 }

@@ -85,6 +85,17 @@ describe('evaluateContainer: one status per container', () => {
     expect(r.lastSuccess?.backupId).toBe('yesterday');
   });
 
+  it('Abandoned: the newest start has no end and no live process holds the container (its claim is free)', () => {
+    const rows = [...backup('yesterday', ago(DAY), 5 * MIN), ...started('now', ago(40 * MIN))];
+    expect(statusOf(rows, 'Daily', { liveClaims: new Set([1]) })).toBe('Running');
+    const r = evaluate(rows, 'Daily', { liveClaims: new Set([2]) });
+    expect(r.status).toBe('Abandoned');
+    expect(r.ok).toBe(false);
+    expect(r.detail).toContain('now started 40 min ago, has no end row, and no process is backing it up');
+    // A finished backup is judged as before, held or not.
+    expect(statusOf(backup('done', ago(HOUR), 5 * MIN), 'Daily', { liveClaims: new Set() })).toBe('Good');
+  });
+
   it('Started but did not finish: the newest start has no end and is older than the max run time', () => {
     const rows = [...backup('before', ago(2 * DAY), 5 * MIN), ...started('hung', ago(13 * HOUR))];
     const r = evaluate(rows);

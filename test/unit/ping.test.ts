@@ -62,6 +62,7 @@ const summary = (results: BackupResult[]): RunSummary => ({
   covered: [],
   missed: [],
   abandoned: [],
+  cleanup: { completed: [], removed: [], notRemoved: [], notes: [] },
   problems: [],
   interrupted: false,
     verification: [],

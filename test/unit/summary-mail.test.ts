@@ -34,6 +34,7 @@ const summary = (over: Partial<RunSummary>): RunSummary => ({
   covered: [],
   missed: [],
   abandoned: [],
+  cleanup: { completed: [], removed: [], notRemoved: [], notes: [] },
   problems: [],
   interrupted: false,
   verification: [],
