@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { applyEnvFile, loadConfig, type Config } from './config.js';
-import { CannotStartError, ConfigError } from './errors.js';
+import { BackupFailed, CannotStartError, ConfigError, RestoreFailed } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { BACKUP_TYPES, type BackupType } from './plan.js';
 import { runBackups } from './run.js';
@@ -207,6 +207,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   return program;
 }
 
+/**
+ * A failure of the outside world, not of this code: a restore or backup that failed and says why, a system call that
+ * failed (ECONNREFUSED, ENOENT…), a server's refusal (PostgreSQL's SQLSTATE), an answer from S3.
+ */
+function isExpectedFailure(err: unknown): boolean {
+  if (err instanceof RestoreFailed || err instanceof BackupFailed) return true;
+  const e = err as { code?: unknown; $metadata?: unknown; severity?: unknown };
+  return err instanceof Error && (typeof e.code === 'string' || e.$metadata !== undefined || e.severity !== undefined);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = buildProgram((code) => {
@@ -231,7 +241,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     // Config may not have loaded: mask whatever the environment calls a password, secret or token.
     const secrets = Object.entries(process.env).flatMap(([k, v]) => (/PASSWORD|SECRET|TOKEN|_URI$|_URL$/.test(k) && v ? [v] : []));
-    process.stderr.write(`backup-all: unexpected error: ${makeMasker(secrets)((err as Error).stack ?? String(err))}\n`);
+    const mask = makeMasker(secrets);
+    // Failures the world causes (a backup that is not whole, a server that refuses or cannot be reached, S3 saying no)
+    // are one sentence; only what is a bug here gets its stack.
+    if (isExpectedFailure(err)) {
+      process.stderr.write(`backup-all: ${mask((err as Error).message)}\n`);
+      return 1;
+    }
+    process.stderr.write(`backup-all: unexpected error: ${mask((err as Error).stack ?? String(err))}\n`);
     return 1;
   }
 }

@@ -473,9 +473,71 @@ describe('verify against the counts of the manifest', () => {
     try {
       const run = await cli(['restore', PG, '--backup-id', id, '--to', dstUrl()]);
       expect(run.exitCode).toBe(1);
-      expect(run.stderr).toContain(`backup s3://${bucket}/${folder} of '${PG}' is not whole: globals.sql is missing`);
+      // One sentence, no stack trace, and the attempt is in action_log.
+      expect(run.stdout).toContain(`Restore FAILED: backup s3://${bucket}/${folder} of '${PG}' is not whole: globals.sql is missing`);
+      expect(run.stderr).toBe('');
+      expect((await actionLog()).at(-1)!.description).toMatch(new RegExp(`^restore of 'app_main' --backup-id ${id}: FAILED: backup s3://.* is not whole`));
+      const verify = await cli(['verify', PG, '--backup-id', id]);
+      expect(verify.exitCode).toBe(1);
+      expect(verify.stdout).toMatch(/FAILED\s+app_main -: backup s3:\/\/\S+ of 'app_main' is not whole: globals.sql is missing/);
+      expect(verify.stderr).toBe('');
     } finally {
       await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}shop.dump` }, { Key: `${folder}manifest.json` }] } }));
+    }
+  });
+});
+
+describe('a failed restore is a sentence, leaves the target as it was, and is recorded (issue 12)', () => {
+  it('roles the globals created are dropped again when a database step fails', async () => {
+    const fresh = await startPostgres({ baseDir: await scratchDir(rig.baseDir, 'restore-roles'), name: 'pg-fresh', adminPassword: RIG_PASSWORDS.pg });
+    try {
+      const rolesOf = async () => (await fresh.query<{ rolname: string }>('postgres', 'SELECT rolname FROM pg_roles ORDER BY 1')).map((r) => r.rolname);
+      const before = await rolesOf();
+      expect(before).not.toContain('mixed_owner');
+      // The garbage backup: real globals (they create mixed_owner, shop_app…), a mixed.dump pg_restore refuses.
+      const run = await cli(['restore', PG, '--backup-id', FAKE.garbage, '--database', 'mixed', '--to', `postgresql://127.0.0.1:${fresh.port}/`]);
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toMatch(/dropped role mixed_owner, which this restore had created/);
+      expect(await rolesOf()).toEqual(before);
+      expect(await databases(fresh)).not.toContain('mixed');
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('a target that refuses the password: one sentence, no stack, an action_log row', async () => {
+    const run = await cli(['restore', PG, '--database', 'shop', '--to', `postgresql://pgdba:wrong-password@127.0.0.1:${dst.port}/refused`]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/Restore FAILED: cannot query the target postgresql:\/\/pgdba@127\.0\.0\.1:\d+\/refused: password authentication failed for user "pgdba"/);
+    expect(run.stderr).toBe('');
+    expect((await actionLog()).at(-1)!.description).toMatch(/: FAILED: cannot query the target .*password authentication failed/);
+  });
+
+  it("the admin database's own server is refused as a target without --admin-db-server", async () => {
+    const run = await cli(['restore', PG, '--database', 'shop', '--to', `postgresql://127.0.0.1:${rig.admin.port}/shop_on_admin`]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/is the admin database's own server: restoring onto it could overwrite the admin database or its roles; pass --admin-db-server to mean it/);
+    expect((await actionLog()).at(-1)!.description).toMatch(/: REFUSED: postgresql:\/\/pgdba@127\.0\.0\.1:\d+\/shop_on_admin is the admin database's own server/);
+    expect((await rig.admin.query('postgres', "SELECT 1 FROM pg_database WHERE datname = 'shop_on_admin'"))).toEqual([]);
+  });
+
+  it('a backup whose manifest is gone is refused (it is no "backup made before manifests"); --force restores it without the checks', async () => {
+    const id = '20980202T000000.000Z-0000cc';
+    const folder = `mydb/${PG}.1/${id}/`;
+    for (const name of ['globals.sql', 'shop.dump']) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: folder + name, Body: await getObjectBuffer(s3, bucket, pgFolder + name), ServerSideEncryption: 'AES256' }));
+    }
+    try {
+      const refused = await cli(['restore', PG, '--backup-id', id, '--database', 'shop', '--to', dstUrl('no_manifest')]);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stdout).toContain('has no manifest.json although it was made after manifests existed');
+      expect(await databases(dst)).not.toContain('no_manifest');
+      const forced = await cli(['restore', PG, '--backup-id', id, '--database', 'shop', '--to', dstUrl('no_manifest'), '--force']);
+      expect(forced.exitCode, forced.stdout + forced.stderr).toBe(0);
+      expect(forced.stdout).toContain('manifest: MISSING (--force): restored without the size, digest and identity checks');
+      expect(await tableFingerprint(dst, 'no_manifest')).toEqual(await tableFingerprint(src, 'shop'));
+    } finally {
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}globals.sql` }, { Key: `${folder}shop.dump` }] } }));
     }
   });
 });

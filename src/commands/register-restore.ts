@@ -29,6 +29,7 @@ const restoreFlags = z.object({
   force: z.boolean().optional(),
   verify: z.boolean().optional(),
   adminDb: z.boolean().optional(),
+  adminDbServer: z.boolean().optional(),
   id: containerId,
 });
 
@@ -51,7 +52,8 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
     .option('--database <db>', 'only this database of the backup (its name at backup time)')
     .option('--to <url>', 'target server: postgresql://[user@]host[:port][/db], mariadb://…[/db] or mongodb://…; a missing user/password is the engine admin account from the configuration; /db restores into that database')
     .option('--to-container <name>', 'target: an active container (the configured DB host, its Port)')
-    .option('--force', 'replace what a non-empty target database holds')
+    .option('--force', 'replace what a non-empty target database holds; restore a backup whose manifest is missing (without its checks)')
+    .option('--admin-db-server', "allow a target that is the admin database's own server (refused otherwise)")
     .option('--verify', 'test restore instead: into scratch databases on the verification server, counted, then dropped')
     .action(async (name: string | undefined, raw: unknown) => {
       const flags = restoreFlags.parse(raw);
@@ -69,6 +71,7 @@ export function registerRestoreCommands(program: Command, setExitCode: (code: nu
             ...(flags.toContainer !== undefined ? { toContainer: flags.toContainer } : {}),
             force: flags.force ?? false,
             verify: flags.verify ?? false,
+            adminDbServer: flags.adminDbServer ?? false,
           },
           { log: ctx.log, mask: ctx.mask, print, signal },
         ),

@@ -4,6 +4,7 @@
 // (--to URL or --to-container NAME), refuse a non-empty target without --force, then stream each object from S3
 // through its decompressor into the engine's restore tool; every exit code checked, nothing on disk. One action_log
 // row per restore. `--verify` restores into scratch databases on the verification server instead (see verify.ts).
+import { lookup } from 'node:dns/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import { activeContainers } from '../admin-db/queries.js';
@@ -11,6 +12,8 @@ import { backupLog, type LoggedBackup } from '../admin-db/restore-queries.js';
 import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
 import { findEngine } from '../engines/index.js';
+import { connectionFromUrl } from '../engines/postgres.js';
+import { pgSystemIdentifier } from '../restore/postgres-server.js';
 import { CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
 import type { RestoreStepContext } from '../pipeline/restore-step.js';
 import { describeS3Error } from '../storage/s3-errors.js';
@@ -20,7 +23,7 @@ import { planRestore } from '../restore/plan.js';
 import { backupLabel, engineOfObjects, findBackup, loggedFor, ownerFolders, resolveOwner, type BackupSource, type OwnerRequest } from '../restore/source.js';
 import { containerDestination, parseTargetUrl, type RestoreDestination } from '../restore/target.js';
 import { verifyBackup } from '../restore/verify.js';
-import { ownerFolder, s3Url } from '../storage/layout.js';
+import { ADMIN_DB_NAME, ownerFolder, s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
@@ -49,6 +52,8 @@ export interface RestoreOptions {
   force: boolean;
   /** Restore into scratch databases on the verification server, count, drop. */
   verify: boolean;
+  /** Allow a target that is the admin DB's own server. */
+  adminDbServer?: boolean;
 }
 
 export function stepContext(config: Config, io: CommandIo, client: S3Client, mask: Masker = io.mask): RestoreStepContext {
@@ -85,54 +90,99 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
 
   const client = createS3Client(config.s3);
   const db = await optionalAdminDb(config, io, opts.toContainer !== undefined);
+  // Every attempt gets its action_log row, refused and failed ones included: who, which backup, where, how it ended.
+  let subject: { cId: number | null; name: string } =
+    'adminDb' in opts.owner ? { cId: null, name: ADMIN_DB_NAME } : { cId: opts.owner.id ?? null, name: opts.owner.name };
+  let what = `restore of ${'adminDb' in opts.owner ? 'the admin database' : `'${opts.owner.name}'`}${opts.backupId ? ` --backup-id ${opts.backupId}` : ''}`;
+  let mask = io.mask;
+  const record = (outcome: string) => recordAction(db, { ...subject, action: 'restore', description: `${what}: ${outcome}` }, { log: io.log, mask });
   try {
-    const source = await backupsOf(config, () => findBackup({ client, config, db }, opts.owner, opts.backupId));
+    const source = await backupsOf(config, () => findBackup({ client, config, db }, opts.owner, opts.backupId, { withoutManifest: opts.force }));
+    subject = { cId: source.cId, name: source.name };
+    what = `restore of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)})`;
     io.print(
       `Backup ${backupLabel(source)} of ${source.name} (${source.engine.name}, ${source.folder.objects.length} objects, ` +
         `${formatBytes(source.folder.bytes)}) at ${s3Url(config.s3.bucket, source.folder.folder)}`,
     );
     io.print(`  chosen: ${source.reason}`);
-    io.print(
-      source.manifest
-        ? `  manifest: ${source.manifest.objects.length} objects listed, all present; each is checked against its SHA-256 as it is read`
-        : '  manifest: none (a backup made before manifests): objects are checked for size and completeness only',
-    );
+    io.print(`  manifest: ${manifestNote(source)}`);
     if (opts.verify) return await verifyOne(config, source, db, client, io);
 
     const destination = opts.to
       ? parseTargetUrl(opts.to, config.credentials)
       : await containerTarget(db!, opts.toContainer!, source, config);
-    const mask = makeMasker([...config.secrets, ...(destination.conn.password ? [destination.conn.password] : [])]);
-    const plan = await planRestore({ source, destination, ...(opts.database !== undefined ? { database: opts.database } : {}), force: opts.force }, mask);
+    mask = makeMasker([...config.secrets, ...(destination.conn.password ? [destination.conn.password] : [])]);
+    what += ` into ${destination.label}`;
+    if (!opts.adminDbServer && (await isAdminDbServer(config, destination))) {
+      throw new ConfigError(
+        `${destination.label} is the admin database's own server: restoring onto it could overwrite the admin database or its roles; ` +
+          'pass --admin-db-server to mean it',
+      );
+    }
+    const plan = await targetQuery(destination, () =>
+      planRestore({ source, destination, ...(opts.database !== undefined ? { database: opts.database } : {}), force: opts.force }, mask),
+    );
     const into = `${destination.label}${plan.databases.length ? ` (database${plan.databases.length > 1 ? 's' : ''} ${plan.databases.join(', ')})` : ' (whole server)'}`;
+    what = `restore of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)}) into ${into}`;
     io.print(`Restoring into ${into}`);
     for (const note of plan.notes) io.print(`  note: ${note}`);
     io.log.info({ container: source.name, backupId: source.backupId, target: destination.label, databases: plan.databases }, 'restore started');
 
-    const what = `restore of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)}) into ${into}`;
-    let code = 0;
-    let description: string;
-    try {
-      const run = await executeRestore(plan, source, stepContext(config, io, client, mask), io.print);
-      description = `${what}: OK, ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`;
-      io.print(`Restore finished: ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`);
-      io.log.info({ container: source.name, backupId: source.backupId, bytes: run.bytes, durationMs: run.durationMs }, 'restore done');
-    } catch (err) {
-      if (!(err instanceof Error)) throw err;
-      const message = mask(err.message);
-      description = `${what}: FAILED: ${firstLine(message)}`;
-      io.print(`Restore FAILED: ${message}`);
-      const tail = err instanceof RestoreFailed && err.stderrTail && !message.includes(err.stderrTail) ? mask(err.stderrTail) : '';
-      if (tail) io.print(tail.split('\n').map((l) => `  | ${l}`).join('\n'));
-      io.log.error({ container: source.name, backupId: source.backupId, err: message }, 'restore failed');
-      code = 1;
+    const run = await executeRestore(plan, source, stepContext(config, io, client, mask), io.print);
+    io.print(`Restore finished: ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`);
+    io.log.info({ container: source.name, backupId: source.backupId, bytes: run.bytes, durationMs: run.durationMs }, 'restore done');
+    return (await record(`OK, ${formatBytes(run.bytes)} read in ${formatDuration(run.durationMs)}`)) ? 0 : 4;
+  } catch (err) {
+    if (!(err instanceof Error)) throw err;
+    const message = mask(err.message);
+    if (err instanceof ConfigError || err instanceof CannotStartError) {
+      // Refused before anything was written (or S3 unreachable): the CLI says why (exit 2 or 3).
+      await record(`REFUSED: ${firstLine(message)}`);
+      throw err;
     }
-    const recorded = await recordAction(db, { cId: source.cId, name: source.name, action: 'restore', description }, { log: io.log, mask });
-    return code !== 0 ? code : recorded ? 0 : 4;
+    io.print(`Restore FAILED: ${message}`);
+    const tail = err instanceof RestoreFailed && err.stderrTail && !message.includes(err.stderrTail) ? mask(err.stderrTail) : '';
+    if (tail) io.print(tail.split('\n').map((l) => `  | ${l}`).join('\n'));
+    io.log.error({ container: subject.name, err: message }, 'restore failed');
+    await record(`FAILED: ${firstLine(message)}`);
+    return 1;
   } finally {
     client.destroy();
     await db?.end().catch(() => {});
   }
+}
+
+/** What the manifest lets restore check, in one line. */
+function manifestNote(source: BackupSource): string {
+  if (source.manifest) return `${source.manifest.objects.length} objects listed, all present; each is checked against its SHA-256 as it is read`;
+  return source.folder.legacy && !source.manifestExpected
+    ? 'none (a backup made before manifests): objects are checked for size and completeness only'
+    : 'MISSING (--force): restored without the size, digest and identity checks';
+}
+
+/** Questions to the target server (its roles, databases, tables): a refusal or an unreachable server is one sentence. */
+async function targetQuery<T>(destination: RestoreDestination, ask: () => Promise<T>): Promise<T> {
+  try {
+    return await ask();
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RestoreFailed) throw err;
+    throw new RestoreFailed(`cannot query the target ${destination.label}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Is the destination the admin DB's own PostgreSQL server? By its system identifier when both answer (it survives
+ * host names and ports that differ), else by address and port.
+ */
+async function isAdminDbServer(config: Config, destination: RestoreDestination): Promise<boolean> {
+  if (destination.engine !== 'postgres') return false;
+  const admin = connectionFromUrl(config.adminDbUrl);
+  const [ours, theirs] = await Promise.all([pgSystemIdentifier(admin, admin.database), pgSystemIdentifier(destination.conn)]);
+  if (ours && theirs) return ours === theirs;
+  const addresses = async (host: string) => new Set((await lookup(host, { all: true }).catch(() => [{ address: host }])).map((a) => a.address));
+  if (admin.port !== destination.conn.port) return false;
+  const [a, b] = await Promise.all([addresses(admin.host), addresses(destination.conn.host)]);
+  return [...a].some((x) => b.has(x));
 }
 
 async function containerTarget(db: AdminDb, name: string, source: BackupSource, config: Config): Promise<RestoreDestination> {

@@ -8,7 +8,7 @@ import { lastVerified } from '../admin-db/restore-queries.js';
 import type { Config } from '../config.js';
 import { findEngine, type Engine } from '../engines/index.js';
 import { postgres } from '../engines/postgres.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RestoreFailed } from '../errors.js';
 import type { BackupResult } from '../pipeline/backup-job.js';
 import { optionalAdminDb, recordAction } from '../restore/admin.js';
 import { backupLabel, engineOfObjects, findBackup, resolvedOwner, type BackupSource, type OwnerRequest } from '../restore/source.js';
@@ -89,7 +89,7 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
       try {
         source = await findBackup({ client, config, db }, request, opts.backupId);
       } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
+        if (!(err instanceof ConfigError || err instanceof RestoreFailed)) throw err;
         const outcome: VerifyOutcome = { name, backupId: '-', engine: '?', status: 'failed', summary: err.message, databases: [], bytes: 0, durationMs: 0 };
         outcomes.push(outcome);
         io.print(outcomeLine(outcome));
@@ -124,7 +124,7 @@ function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefin
     bytes: r.bytes,
     ...(r.manifest ? { manifest: { name: r.manifest.key.slice(r.folder.length), ...r.manifest } } : {}),
   };
-  return { ...resolvedOwner(r.owner), engine, folder, backupId: r.backupId, reason: "tonight's backup" };
+  return { ...resolvedOwner(r.owner), engine, folder, backupId: r.backupId, reason: "tonight's backup", manifestExpected: true };
 }
 
 /**

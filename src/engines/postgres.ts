@@ -102,7 +102,7 @@ export const postgres: Engine = {
         objectName: globals,
         compression: compressionOf(globals),
         command: { argv: ['psql', '-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres'], ...connection(to) },
-        filter: () => globalsFilter(existing),
+        filter: () => globalsFilter(existing, to.onRoleCreated),
         completionMarker: GLOBALS_COMPLETE,
       });
     }
@@ -156,12 +156,14 @@ function unquoteIdentifier(text: string): string {
  * account's included), and CREATE ROLE cannot fail on them, so the SQL runs with ON_ERROR_STOP. Each of these
  * statements is one line in pg_dumpall's output.
  */
-export function globalsFilter(existingRoles: readonly string[]): LineFilter {
+export function globalsFilter(existingRoles: readonly string[], onCreate?: (role: string) => void): LineFilter {
   const existing = new Set(existingRoles);
   return {
     line(text) {
       const match = ROLE_STATEMENT.exec(text);
-      if (match?.[1] && existing.has(unquoteIdentifier(match[1]))) return `-- mydb-backup: role ${match[1]} exists on the target: left as it is`;
+      const role = match?.[1] ? unquoteIdentifier(match[1]) : undefined;
+      if (role !== undefined && existing.has(role)) return `-- mydb-backup: role ${match?.[1]} exists on the target: left as it is`;
+      if (role !== undefined && text.startsWith('CREATE ROLE ')) onCreate?.(role);
       return text;
     },
   };

@@ -109,6 +109,8 @@ export interface RestoreTarget {
   noOwner?: boolean;
   /** PostgreSQL: the roles the target already has; the globals neither create nor alter them (passwords stay). */
   existingRoles?: readonly string[];
+  /** PostgreSQL: told each role the globals create, so that a failed restore can drop them again. */
+  onRoleCreated?: (role: string) => void;
   /** Extra client settings (PGSSLMODE...) taken from a URL. */
   extraEnv?: Record<string, string>;
 }

@@ -8,7 +8,7 @@ import { MARIADB_DUMP_COMPLETE, mariadbDatabaseFilter } from '../engines/mariadb
 import { ConfigError } from '../errors.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
-import { pgCreateDatabase, pgDatabaseState, pgDropDatabase, pgRoles } from './postgres-server.js';
+import { pgCreateDatabase, pgDatabaseState, pgDropDatabase, pgDropRole, pgRoles } from './postgres-server.js';
 import { backupLabel, databaseOf, type BackupSource } from './source.js';
 import type { RestoreDestination } from './target.js';
 
@@ -87,6 +87,8 @@ async function planPostgres(req: RestoreRequest): Promise<RestorePlan> {
   }
 
   const roles = await pgRoles(conn);
+  /** Roles the globals created on the target: dropped again when the restore fails, after its databases. */
+  const createdRoles = new Set<string>();
   const targets = [];
   for (const d of chosen) {
     const name = into ?? d.db;
@@ -104,7 +106,7 @@ async function planPostgres(req: RestoreRequest): Promise<RestorePlan> {
   const create: string[] = [];
   const dropOnFailure: string[] = [];
   for (const t of targets) {
-    const to: RestoreTarget = { ...conn, database: t.db, existingRoles: roles, clean: t.state.tables > 0 };
+    const to: RestoreTarget = { ...conn, database: t.db, existingRoles: roles, onRoleCreated: (role) => createdRoles.add(role), clean: t.state.tables > 0 };
     if (t.state.exists) to.intoDatabase = t.name;
     else if (into !== undefined) {
       to.intoDatabase = t.name;
@@ -122,7 +124,19 @@ async function planPostgres(req: RestoreRequest): Promise<RestorePlan> {
     prepare: async () => {
       for (const db of create) await pgCreateDatabase(conn, db);
     },
-    undo: () => undoAll(dropOnFailure, (db) => pgDropDatabase(conn, db)),
+    undo: async () => {
+      const done = await undoAll(dropOnFailure, (db) => pgDropDatabase(conn, db));
+      for (const role of createdRoles) {
+        try {
+          await pgDropRole(conn, role);
+          done.push(`dropped role ${role}, which this restore had created`);
+        } catch (err) {
+          done.push(`could not drop role ${role}, which this restore had created: ${(err as Error).message}`);
+        }
+      }
+      return done;
+    },
+    // Tablespaces the globals create stay: their directories are the server's, not the restore's to remove.
     notes: [],
   };
 }

@@ -17,6 +17,13 @@ export interface DatabaseStats {
   largeObjects: number;
 }
 
+/** The server's system identifier (one per cluster, whatever it is called), or undefined when it will not say. */
+export async function pgSystemIdentifier(conn: ServerConnection, database = 'postgres'): Promise<string | undefined> {
+  return withPg(conn, database, async (c) => (await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id).catch(
+    () => undefined,
+  );
+}
+
 export async function pgRoles(conn: ServerConnection, maintenanceDb = 'postgres'): Promise<string[]> {
   return withPg(conn, maintenanceDb, async (c) => (await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
 }
@@ -35,6 +42,11 @@ export async function pgCreateDatabase(conn: ServerConnection, database: string,
 
 export async function pgDropDatabase(conn: ServerConnection, database: string, maintenanceDb = 'postgres'): Promise<void> {
   await withPg(conn, maintenanceDb, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(database)} WITH (FORCE)`));
+}
+
+/** Drops a role (one a failed restore created); it owns nothing: the restore's databases are gone or rolled back. */
+export async function pgDropRole(conn: ServerConnection, role: string, maintenanceDb = 'postgres'): Promise<void> {
+  await withPg(conn, maintenanceDb, (c) => c.query(`DROP ROLE IF EXISTS ${c.escapeIdentifier(role)}`));
 }
 
 /** Every user table with its exact row count, and the large objects: what a verification reports. */

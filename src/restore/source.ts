@@ -65,6 +65,8 @@ export interface BackupSource extends ResolvedOwner {
   reason: string;
   /** What the backup wrote (backups made before manifests existed have none). */
   manifest?: Manifest;
+  /** It should have a manifest: written in the current layout, or after an older backup of the owner had one. */
+  manifestExpected: boolean;
 }
 
 /** `2026-12-01_02:00:07 (folder 20261201T020007.123Z-9f3a1c)`: how messages name a backup. */
@@ -274,6 +276,7 @@ export async function findBackup(
   deps: { client: S3Client; config: Config; db: AdminDb | undefined },
   request: OwnerRequest,
   wanted: string | undefined,
+  options: { withoutManifest?: boolean } = {},
 ): Promise<BackupSource> {
   const { config } = deps;
   const owner = await resolveOwner(deps, request);
@@ -283,7 +286,21 @@ export async function findBackup(
     throw new ConfigError(`no backups of ${describeOwner(owner)} in ${s3Url(config.s3.bucket, ownerFolder(config.s3.prefix, owner.segment))}`);
   }
   const chosen = chooseBackup(config.s3.bucket, folders, log, wanted);
-  return sourceOf(deps, owner, chosen);
+  const source = await sourceOf(deps, owner, chosen, undefined, manifestExpected(chosen.folder, folders));
+  if (source.manifestExpected && !source.manifest && !options.withoutManifest) {
+    throw new RestoreFailed(
+      `backup ${backupLabel(source)} of '${source.name}' has no manifest.json although it was made after manifests existed: it is ` +
+        'incomplete, or its manifest was deleted; it is refused without --force (which restores it without the size, digest and identity checks)',
+    );
+  }
+  return source;
+}
+
+/** A backup should have a manifest when written in the current layout, or after an older one of its owner had one. */
+export function manifestExpected(folder: BackupFolder, folders: readonly BackupFolder[]): boolean {
+  if (!folder.legacy) return true;
+  const started = folder.startedAt?.getTime() ?? Infinity;
+  return folders.some((f) => f !== folder && f.manifest && (f.startedAt?.getTime() ?? Infinity) < started);
 }
 
 /** A chosen folder → the source restore and verify read: its manifest loaded and checked, its engine known. */
@@ -292,6 +309,7 @@ export async function sourceOf(
   owner: ResolvedOwner,
   chosen: { folder: BackupFolder; logged?: LoggedBackup; reason: string },
   signal?: AbortSignal,
+  expectManifest = !chosen.folder.legacy,
 ): Promise<BackupSource> {
   const names = chosen.folder.objects.map((o) => o.name);
   const manifest = await loadManifest(deps.client, deps.config.s3.bucket, owner, chosen.folder, signal);
@@ -303,5 +321,5 @@ export async function sourceOf(
     throw new ConfigError(`cannot tell the engine of backup ${s3Url(deps.config.s3.bucket, chosen.folder.folder)} of '${owner.name}' (objects: ${names.join(', ')})`);
   }
   const backupId = manifest?.backupId ?? chosen.logged?.backupId ?? chosen.folder.folderId;
-  return { ...owner, engine, ...chosen, backupId, ...(manifest ? { manifest } : {}) };
+  return { ...owner, engine, ...chosen, backupId, ...(manifest ? { manifest } : {}), manifestExpected: expectManifest };
 }
