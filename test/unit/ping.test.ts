@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pingFinish, pingStart } from '../../src/notify/ping.js';
+import { backupResult, runSummary } from '../helpers/summaries.js';
 import type { BackupResult } from '../../src/pipeline/backup-job.js';
 import type { RunSummary } from '../../src/summary.js';
 
@@ -36,37 +37,9 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const result = (name: string, ok: boolean): BackupResult => ({
-  name,
-  cId: 1,
-  owner: { kind: 'container', id: 1, name },
-  backupType: 'Daily',
-  backupId: '2025-03-01_02:00:07',
-  folder: `mydb/${name}.1/20250301T020007.000Z-abcdef/`,
-  url: `s3://b/mydb/${name}.1/20250301T020007.000Z-abcdef/`,
-  command: '',
-  ok,
-  errMsg: ok ? '' : 'ERROR: pg_dump exited with code 1: password hunter2 rejected',
-  bytes: 1000,
-  durationMs: 1000,
-  objects: [],
-  leftBehind: [],
-});
-const summary = (results: BackupResult[]): RunSummary => ({
-  kind: 'nightly',
-  host: 'backup-host',
-  startedAt: new Date('2025-03-01T01:00:00Z'),
-  finishedAt: new Date('2025-03-01T01:05:00Z'),
-  results,
-  skipped: [],
-  covered: [],
-  missed: [],
-  abandoned: [],
-  cleanup: { completed: [], removed: [], notRemoved: [], notes: [] },
-  problems: [],
-  interrupted: false,
-    verification: [],
-});
+const result = (name: string, ok: boolean): BackupResult =>
+  backupResult(name, { ok, errMsg: ok ? '' : 'ERROR: pg_dump exited with code 1: password hunter2 rejected' }, 'b');
+const summary = (results: BackupResult[]): RunSummary => runSummary({ results });
 const log = pino({ level: 'silent' });
 
 describe('ping', () => {
@@ -84,7 +57,7 @@ describe('ping', () => {
     expect(hits).toHaveLength(1);
     expect(hits[0]!.path).toBe('/uuid-2/fail');
     expect(hits[0]!.body).toContain('FAILED: 1 of 2 backups failed');
-    expect(hits[0]!.body).toContain('echo (Daily, 2025-03-01_02:00:07): ERROR: pg_dump exited with code 1');
+    expect(hits[0]!.body).toContain('echo (Daily, 2026-12-01_02:00:07): ERROR: pg_dump exited with code 1');
     expect(hits[0]!.body).not.toContain('hunter2');
   });
 

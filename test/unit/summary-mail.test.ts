@@ -1,45 +1,13 @@
 // The summary mail says everything a run could not do: failed backups, what they left behind (and how to remove it),
 // due containers nobody backed up, backups whose process died, and those another run backed up.
 import { describe, expect, it } from 'vitest';
-import type { BackupResult } from '../../src/pipeline/backup-job.js';
 import { buildSummaryMail } from '../../src/notify/summary-mail.js';
-import type { RunSummary } from '../../src/summary.js';
 import { exitCodeOf } from '../../src/summary.js';
+import { backupResult, runSummary } from '../helpers/summaries.js';
 
 const identity = (s: string) => s;
-const result = (name: string, over: Partial<BackupResult> = {}): BackupResult => ({
-  name,
-  cId: 1,
-  owner: { kind: 'container', id: 1, name },
-  backupType: 'Daily',
-  backupId: '2026-12-01_02:00:07',
-  folder: `mydb/${name}.1/20261201T020007.000Z-abcdef/`,
-  url: `s3://bucket/mydb/${name}.1/20261201T020007.000Z-abcdef/`,
-  command: '',
-  ok: true,
-  errMsg: '',
-  bytes: 1000,
-  durationMs: 1000,
-  objects: [],
-  leftBehind: [],
-  ...over,
-});
-const summary = (over: Partial<RunSummary>): RunSummary => ({
-  kind: 'nightly',
-  host: 'backup-host',
-  startedAt: new Date('2026-12-01T02:00:00Z'),
-  finishedAt: new Date('2026-12-01T02:05:00Z'),
-  results: [],
-  skipped: [],
-  covered: [],
-  missed: [],
-  abandoned: [],
-  cleanup: { completed: [], removed: [], notRemoved: [], notes: [] },
-  problems: [],
-  interrupted: false,
-  verification: [],
-  ...over,
-});
+const result = backupResult;
+const summary = runSummary;
 
 describe('the summary mail', () => {
   it('names what a failed backup left behind, with the command that removes each', () => {
