@@ -12,7 +12,7 @@ import { createTransport } from '../notify/email.js';
 import { prefixFolder, s3Url } from '../storage/layout.js';
 import { listOpenUploads } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
-import { describeS3Error } from '../storage/s3-errors.js';
+import { bucketOrCredentialsProblem, describeS3Error } from '../storage/s3-errors.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbUserDatabases } from '../restore/mariadb-server.js';
 import { pgRoles } from '../restore/postgres-server.js';
@@ -53,6 +53,8 @@ async function openUploadsLine(client: S3Client, config: Config): Promise<string
   try {
     uploads = await listOpenUploads(client, config.s3.bucket, config.s3.prefix);
   } catch (err) {
+    // A wrong key or a missing bucket is said once, by the bucket's own check.
+    if (bucketOrCredentialsProblem(err, config.s3.bucket)) return undefined;
     return `cannot list incomplete multipart uploads under ${where}: ${describeS3Error(err)}`;
   }
   if (uploads.length === 0) return undefined;
