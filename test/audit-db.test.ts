@@ -211,10 +211,11 @@ describe('runAudit', () => {
   const config = () => loadConfig({ SQLALCHEMY_ADMIN_URI: url.replace('postgresql://', 'postgresql+psycopg2://'), AWS_BUCKET_NAME: 's3://audit-bucket' });
 
   it('prints the table and exits 1 when a container fails the audit; an unfinished backup nobody holds is Abandoned', async () => {
-    // crm's backup is being made by a live process (it holds crm's claim); overlap's process is gone.
+    // crm's backup is being made by a live process, hung's process is alive but past the run time (they hold their
+    // claims); overlap's process is gone.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
-    await holder.query('SELECT pg_advisory_lock($1, $2)', [lockKey('mydb-backup:container'), ids.crm]);
+    for (const id of [ids.crm, ids.hung]) await holder.query('SELECT pg_advisory_lock($1, $2)', [lockKey('mydb-backup:container'), id]);
     try {
       const lines: string[] = [];
       const code = await runAudit(config(), { json: false, now: NOW }, (l) => lines.push(l), makeMasker([]));
@@ -223,6 +224,7 @@ describe('runAudit', () => {
       expect(lines.find((l) => l.startsWith('broken'))).toMatch(/Failed.*ERROR: connection refused$/);
       expect(lines.find((l) => l.startsWith('crm'))).toMatch(/Running/);
       expect(lines.find((l) => l.startsWith('overlap'))).toMatch(/Abandoned .*no process is backing it up: its process died/);
+      expect(lines.find((l) => l.startsWith('hung'))).toMatch(/Started but did not finish/);
       expect(lines.at(-1)).toBe(
         '9 containers: 2 Good, 1 Out of Policy, 1 Running, 1 Abandoned, 1 Started but did not finish, 1 Failed, 1 No backups, 1 No policy. 5 fail the audit.',
       );

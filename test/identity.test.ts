@@ -4,6 +4,7 @@
  * in an accent, two runs of one container at once, the hour DST repeats, and a container someone else is backing up.
  * The clock is fixed where the test needs backups to start in the same instant (MYDB_TEST_CLOCK).
  */
+import { writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockKey } from '../src/admin-db/locks.js';
@@ -233,14 +234,22 @@ describe('a container another process is backing up', () => {
 
   it('the nightly run waits for an on-demand backup and counts it only if it succeeded; else backs the container up itself', async () => {
     for (const outcome of ['succeeds', 'fails'] as const) {
+      // The on-demand dump goes on only once the nightly run has found the container held (the file `go`).
+      const go = `${dir}/ondemand-${outcome}.go`;
+      const wait = `while [ ! -e ${go} ]; do sleep 0.2; done`;
       const bin = await fakeBin(`${dir}/ondemand-${outcome}`, {
-        pg_dump: outcome === 'succeeds' ? 'sleep 3\nexec /usr/bin/pg_dump "$@"' : 'sleep 3\necho "pg_dump: error: connection lost" >&2\nexit 1',
+        pg_dump: outcome === 'succeeds' ? `${wait}\nexec /usr/bin/pg_dump "$@"` : `${wait}\necho "pg_dump: error: connection lost" >&2\nexit 1`,
       });
       const { env, adminUrl } = await scenario(`ondemand-${outcome}`, [{ name: 'shared', engine: 'Postgres', port: rig.pgB.port }]);
       const onDemand = startCli(['--type', 'User', 'shared'], { ...env, PATH: `${bin}:${env.PATH}` });
       await waitUntil(async () => (await backupsRows(adminUrl)).some((r) => r.name === 'shared' && r.state === 'start'), 30_000, 'the on-demand backup to start');
       sink.clear();
-      const nightly = await runCli([], env);
+      const running = startCli([], env);
+      let seen = '';
+      running.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+      await waitUntil(async () => seen.includes('coming back to it at the end'), 60_000, 'the nightly run to find the container held');
+      await writeFile(go, '');
+      const nightly = collect(await running);
       expect(collect(await onDemand).exitCode).toBe(outcome === 'succeeds' ? 0 : 1);
       expect(nightly.exitCode, nightly.stdout).toBe(0);
       const rows = (await backupsRows(adminUrl)).filter((r) => r.name === 'shared').map((r) => `${r.backup_type} ${r.state} ${r.err_msg ? 'ERROR' : 'ok'}`);
