@@ -5,9 +5,13 @@ import { runTool } from './proc.js';
 
 const REAP_SH = fileURLToPath(new URL('./reap.sh', import.meta.url));
 
-/** Kills every server still running from `dir` (e.g. a test's private ones) and removes it. */
+/**
+ * Kills every server still running from `dir` (e.g. a test's private ones) and removes it. By the end of a full run
+ * the directory holds gigabytes (every private server's data), whose removal on a busy machine has taken over a
+ * minute: it is given ten.
+ */
 export async function reapDir(dir: string): Promise<void> {
-  await runTool('sh', [REAP_SH, dir]);
+  await runTool('sh', [REAP_SH, dir], { timeoutMs: 600_000 });
 }
 
 /**
