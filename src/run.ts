@@ -23,6 +23,7 @@ import type { RunSummary, SummaryKind } from './summary.js';
 import { formatDuration } from './util/duration.js';
 import type { Masker } from './util/mask.js';
 import { formatBackupId } from './util/time.js';
+import { watchBackups } from './watch/watch-backups.js';
 
 export interface RunOptions {
   kind: RunKind | 'admin-db';
@@ -92,6 +93,7 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     summary.covered = night.covered;
     summary.missed = night.missed;
     summary.abandoned = night.abandoned;
+    if (!io.signal.aborted) summary.watch = await watchBackups(config, night.results, { log: io.log, mask: io.mask, signal: io.signal, db: adminDb });
     if (opts.kind === 'nightly' && !io.signal.aborted) {
       summary.verification = await verifySample(config, night.results, { log: io.log, mask: io.mask, signal: io.signal, db });
       // A test restore that failed means a backup may not come back: the run must not look clean.
