@@ -7,6 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminDbName, createAdminDb } from './helpers/admin-db.js';
 import { getRig } from './helpers/rig.js';
@@ -194,5 +195,27 @@ describe('night after night: what a container holds, against what it held', () =
     expect(watched.status).toBe('Good');
     expect((await actionLog()).map((r) => r.action)).toEqual(['suspicious', 'acknowledge', 'suspicious']);
     expect(flaggedMail).toBeDefined();
+  }, 120_000);
+
+  it("a container's own thresholds (Info.labels backup_watch_*) win over the global ones", async () => {
+    await withPgClient(adminUrl, (c) =>
+      c.query(`UPDATE containers SET data = jsonb_set(data, '{Info,labels}', data->'Info'->'labels' || '{"backup_watch_rows_drop": "0.99", "backup_watch_size_drop": 0.9}') WHERE id = 1`),
+    );
+    await server.query('shop', 'DELETE FROM customers WHERE id % 10 <> 0 AND id NOT IN (SELECT customer_id FROM orders)');
+    const { mail } = await night(8);
+    expect(mail.subject, mail.text).toMatch(/^\[mydb-backup\] OK: 2 backups/);
+    expect((await auditJson()).watched.status).toBe('Good');
+  }, 120_000);
+
+  it('earlier backups that cannot be read are a warning in the mail; the backup and the run stand', async () => {
+    // The previous backup's manifest, garbled.
+    const manifestKey = (await listKeys(s3, bucket, 'mydb/watched.1/')).filter((k) => k.endsWith('/manifest.json')).sort().at(-1)!;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: 'not json' }));
+    const { run, mail } = await night(9);
+    expect(run.exitCode).toBe(0);
+    expect(mail.subject).toMatch(/^\[mydb-backup\] WARNING: 2 backups OK, 1 not compared with earlier backups \(/);
+    expect(mail.text).toMatch(/NOT COMPARED WITH EARLIER BACKUPS \(the backups stand\)\n {2}watched: could not compare with the earlier backups: Error: the manifest s3:\/\/.*manifest\.json is not JSON/);
+    expect(mail.text).toMatch(/^ {2}OK +watched /m);
+    expect((await auditJson()).watched.status).toBe('Good');
   }, 120_000);
 });
