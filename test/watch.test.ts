@@ -111,16 +111,16 @@ describe('night after night: what a container holds, against what it held', () =
 
   let flaggedMail: SinkMessage;
   it('most rows of a table deleted between two nightly runs: a good backup, a WARNING mail naming the change', async () => {
-    const [{ n: before }] = await server.query<{ n: string }>('shop', 'SELECT count(*) AS n FROM orders');
+    const before = (await server.query<{ n: string }>('shop', 'SELECT count(*) AS n FROM orders'))[0]!.n;
     await server.query('shop', 'DELETE FROM orders WHERE id % 20 <> 0');
-    const [{ n: after }] = await server.query<{ n: string }>('shop', 'SELECT count(*) AS n FROM orders');
+    const after = (await server.query<{ n: string }>('shop', 'SELECT count(*) AS n FROM orders'))[0]!.n;
     const { run, mail } = await night(5);
     flaggedMail = mail;
     expect(run.exitCode).toBe(0); // a faithful copy: the run succeeded
     expect(mail.subject).toMatch(/^\[mydb-backup\] WARNING: 2 backups OK, 1 with suspicious changes \(mydb-backup nightly on /);
     const section = mail.text.slice(mail.text.indexOf('CHANGES SINCE THE LAST BACKUP'), mail.text.indexOf('ALL BACKUPS'));
     const fmt = (n: string) => Number(n).toLocaleString('en-US');
-    expect(section).toContain(`  watched (backup 2026-12-05_02:00:05):\n    - table shop.public.orders: ${fmt(before!)} → ${fmt(after!)} rows (−95%)`);
+    expect(section).toContain(`  watched (backup 2026-12-05_02:00:05):\n    - table shop.public.orders: ${fmt(before)} → ${fmt(after)} rows (−95%)`);
     expect(section).toMatch(/Once checked: backup-all acknowledge watched --id 1/);
     expect(trendLine(mail, 'watched')).toMatch(/^ {2}watched +[▁-█]{5} +\d+\.\d KiB {2}−\d+% \(−[\d.]+ KiB\) {2}CHANGED$/);
     expect(mail.html).toContain('<h3>Changes since the last backup</h3>');
@@ -153,7 +153,7 @@ describe('night after night: what a container holds, against what it held', () =
     const manifestKey = (await listKeys(s3, bucket, 'mydb/watched.1/')).filter((k) => k.endsWith('/manifest.json')).sort().at(-1)!;
     const manifest = JSON.parse((await getObjectBuffer(s3, bucket, manifestKey)).toString('utf8')) as { objects: { bytes: number; rows?: Record<string, Record<string, number>> }[] };
     expect(samples.get(`mydb_backup_last_size_bytes${labels}`)).toBe(manifest.objects.reduce((n, o) => n + o.bytes, 0));
-    const [{ n: rows }] = await server.query<{ n: string }>('shop', 'SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM orders) + (SELECT count(*) FROM notes) AS n');
+    const rows = (await server.query<{ n: string }>('shop', 'SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM orders) + (SELECT count(*) FROM notes) AS n'))[0]!.n;
     expect(samples.get(`mydb_backup_last_rows${labels}`)).toBe(Number(rows));
     expect(samples.get(`mydb_backup_last_duration_seconds${labels}`)).toBeGreaterThan(0);
   }, 120_000);
