@@ -81,7 +81,7 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
       const since = w ? escapeHtml(changeOf(w)) : '';
       return (
         `<tr style="background:${r.ok ? (w?.changes.length ? '#fff4d6' : '#fff') : '#fde2e2'}"><td>${r.ok ? (w?.changes.length ? 'OK, <b>changed</b>' : 'OK') : '<b>FAILED</b>'}</td><td>${escapeHtml(r.name)}</td>` +
-        `<td>${r.backupType}</td><td style="text-align:right">${formatBytes(r.bytes)}</td>` +
+        `<td>${r.backupType}</td><td style="text-align:right;white-space:nowrap">${formatBytes(r.bytes)}</td>` +
         `<td>${trend}</td><td style="text-align:right;white-space:nowrap">${since}</td>` +
         `<td style="text-align:right">${formatDuration(r.durationMs)}</td><td><code>${escapeHtml(r.url)}</code></td>` +
         `<td>${escapeHtml(r.errMsg.split('\n')[0] ?? '')}</td></tr>`
