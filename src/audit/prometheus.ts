@@ -45,7 +45,7 @@ export function renderPrometheus({ results, now, sizes, rows }: PrometheusInput)
   const rowCount = family('mydb_backup_last_rows', 'Rows of every table in the newest successful backup of the container, as the backup counted them.');
   const suspicious = family(
     'mydb_backup_suspicious',
-    '1 when the newest successful backup of the container holds suspiciously less than the ones before (audit status Suspicious), else 0.',
+    '1 while the container is Suspicious: its newest successful backup lost a database or table, or most of its rows or size, against the ones before, and nobody acknowledged it; else 0.',
   );
   const failed = family(
     'mydb_backup_failed',
