@@ -8,10 +8,12 @@ import { createLogger, type Logger } from './logger.js';
 import { BACKUP_TYPES, type BackupType } from './plan.js';
 import { runBackups } from './run.js';
 import { exitCodeOf, failureCount, type RunSummary } from './summary.js';
+import { runAcknowledge } from './commands/acknowledge.js';
 import { runAudit } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { registerRestoreCommands } from './commands/register-restore.js';
 import { makeMasker, type Masker } from './util/mask.js';
+import { describeChange } from './watch/compare.js';
 import { parseDuration } from './util/duration.js';
 
 const durationFlag = (name: string) =>
@@ -40,6 +42,11 @@ const runFlags = z.object({
   compress: z.enum(['none', 'gzip', 'zstd'], { message: '--compress must be none, gzip or zstd' }).optional(),
 });
 type RunFlags = z.infer<typeof runFlags>;
+
+const acknowledgeFlags = z.object({
+  id: z.coerce.number({ message: '--id expects a container id (a number)' }).int().positive('--id expects a container id').optional(),
+  note: z.string().optional(),
+});
 
 export interface Context {
   config: Config;
@@ -101,6 +108,8 @@ function summaryJson(s: RunSummary): string {
       objects: r.objects,
       manifest: r.manifest,
       ...(r.leftBehind.length ? { leftBehind: r.leftBehind } : {}),
+      // Suspicious changes since the earlier backups (the backup itself is good).
+      changes: r.ok ? s.watch?.find((w) => w.folder === r.folder)?.changes.map(describeChange) : undefined,
     })),
   });
 }
@@ -188,7 +197,23 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action(async (flags: { json?: boolean; prom?: string }) => {
       const ctx = setUp({ ...flags, json: true });
       const print = (line: string) => process.stdout.write(`${line}\n`);
-      setExitCode(await runAudit(ctx.config, { json: flags.json ?? false, ...(flags.prom ? { prom: flags.prom } : {}) }, print, ctx.mask));
+      const warn = (line: string) => ctx.log.warn(line);
+      setExitCode(await runAudit(ctx.config, { json: flags.json ?? false, ...(flags.prom ? { prom: flags.prom } : {}), warn }, print, ctx.mask));
+    });
+
+  program
+    .command('acknowledge')
+    .description("after checking them: accept the changes flagged in a container's newest backup, so the audit shows it Good again (an action_log row)")
+    .argument('<name>', "the container's name")
+    .option('--id <id>', "the container's id in the admin DB, when the name stands for several")
+    .option('--note <text>', 'why the changes are fine, kept in action_log')
+    .action(async (name: string, raw: unknown) => {
+      const flags = acknowledgeFlags.parse(raw);
+      const ctx = setUp({ json: true });
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      setExitCode(
+        await runAcknowledge(ctx.config, { name, ...(flags.id !== undefined ? { id: flags.id } : {}), ...(flags.note ? { note: flags.note } : {}) }, print, ctx.mask),
+      );
     });
 
   program

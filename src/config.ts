@@ -5,6 +5,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { parseDuration } from './util/duration.js';
+import { parseWatchSetting, WATCH_DEFAULTS, type WatchSettings } from './watch/settings.js';
 
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
 
@@ -64,6 +65,21 @@ const compression = (fallback: 'none' | 'gzip' | 'zstd') =>
     .optional()
     .transform((v) => (v === undefined || v === '' ? fallback : v))
     .pipe(z.enum(['none', 'gzip', 'zstd'], { message: "expected one of none, gzip, zstd" }));
+
+/** A BACKUP_WATCH_* setting: parsed as the same setting in a container's Info.labels is (watch/settings.ts). */
+const watchSetting = <K extends keyof WatchSettings>(key: K) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): WatchSettings[K] => {
+      if (v === undefined || v.trim() === '') return WATCH_DEFAULTS[key];
+      const parsed = parseWatchSetting(key, v);
+      if ('error' in parsed) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error });
+        return z.NEVER;
+      }
+      return parsed.value;
+    });
 
 /** Accepts SQLAlchemy-style URLs (postgresql+psycopg2://) and plain postgres:// ones; returns a libpq URL. */
 export function normaliseAdminUri(raw: string): string {
@@ -217,6 +233,12 @@ const envSchema = z
     }),
     BACKUP_VERIFY_SAMPLE: int(0, 0, 1000),
     BACKUP_ROW_COUNTS: bool(true),
+    BACKUP_WATCH: watchSetting('enabled'),
+    BACKUP_WATCH_ROWS_DROP: watchSetting('rowsDrop'),
+    BACKUP_WATCH_SIZE_DROP: watchSetting('sizeDrop'),
+    BACKUP_WATCH_EMPTY: watchSetting('empty'),
+    BACKUP_WATCH_MIN_ROWS: watchSetting('minRows'),
+    BACKUP_WATCH_MIN_HISTORY: watchSetting('minHistory'),
     BACKUP_PING_URL: optionalText.transform((v, ctx) => {
       if (v === undefined) return undefined;
       let url: URL;
@@ -326,6 +348,8 @@ export interface Config {
    * counts in the dump's snapshot (one more read of each table), MariaDB and MongoDB in the dump stream.
    */
   countRows: boolean;
+  /** What counts as a suspicious change of a backup's contents, unless a container's Info.labels say otherwise. */
+  watch: WatchSettings;
   /** Dead-man's switch (healthchecks.io style): pinged at the start (/start) and the end (/fail on failure). */
   pingUrl?: string;
   /** Every secret the tool knows: masked out of logs, rows, mails and error messages. */
@@ -482,6 +506,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       sample: e.BACKUP_VERIFY_SAMPLE,
     },
     countRows: e.BACKUP_ROW_COUNTS,
+    watch: {
+      enabled: e.BACKUP_WATCH,
+      rowsDrop: e.BACKUP_WATCH_ROWS_DROP,
+      sizeDrop: e.BACKUP_WATCH_SIZE_DROP,
+      empty: e.BACKUP_WATCH_EMPTY,
+      minRows: e.BACKUP_WATCH_MIN_ROWS,
+      minHistory: e.BACKUP_WATCH_MIN_HISTORY,
+    },
     ...(e.BACKUP_PING_URL ? { pingUrl: e.BACKUP_PING_URL } : {}),
     secrets,
   };

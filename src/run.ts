@@ -24,6 +24,7 @@ import type { RunSummary, SummaryKind } from './summary.js';
 import { formatDuration } from './util/duration.js';
 import type { Masker } from './util/mask.js';
 import { formatBackupId } from './util/time.js';
+import { watchBackups } from './watch/watch-backups.js';
 
 export interface RunOptions {
   kind: RunKind | 'admin-db';
@@ -100,6 +101,7 @@ export async function runBackups(config: Config, opts: RunOptions, io: RunIo): P
     summary.missed = night.missed;
     summary.abandoned = leftovers.abandoned;
     summary.cleanup = { completed: leftovers.completed, removed: leftovers.removed, notRemoved: leftovers.notRemoved, notes: leftovers.notes };
+    if (!io.signal.aborted) summary.watch = await watchBackups(config, night.results, { log: io.log, mask: io.mask, signal: io.signal, db: adminDb });
     if (opts.kind === 'nightly' && !io.signal.aborted) {
       summary.verification = await verifySample(config, night.results, { log: io.log, mask: io.mask, signal: io.signal, db });
       // A test restore that failed means a backup may not come back: the run must not look clean.

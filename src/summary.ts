@@ -2,6 +2,7 @@
 import type { BackupResult } from './pipeline/backup-job.js';
 import type { AbandonedBackup, Leftovers } from './leftovers.js';
 import type { RunKind } from './plan.js';
+import type { BackupWatch } from './watch/watch-backups.js';
 
 export type SummaryKind = RunKind | 'admin-db';
 
@@ -25,9 +26,14 @@ export interface RunSummary {
   interrupted: boolean;
   /** Lines about the nightly test restores (BACKUP_VERIFY_SAMPLE), empty when none ran. */
   verification: string[];
+  /** Each good backup against its earlier ones: the size trend and suspicious changes (watch/). */
+  watch?: BackupWatch[];
 }
 
 export const failedResults = (s: RunSummary) => s.results.filter((r) => !r.ok);
+
+/** Good backups whose contents changed suspiciously: the run still succeeded (they are faithful copies). */
+export const flaggedBackups = (s: RunSummary) => (s.watch ?? []).filter((w) => w.changes.length > 0);
 
 /** Failures of the run: failed backups, due containers nobody backed up, backups whose process died. */
 export const failureCount = (s: RunSummary) => failedResults(s).length + s.missed.length + s.abandoned.length;

@@ -24,6 +24,7 @@ const s3 = s3Client(rig.moto.endpoint);
  * below until it has one here.
  */
 const RUNS: Record<string, string[]> = {
+  acknowledge: ['quiet'],
   'admin-db': ['--dry-run'],
   audit: ['--json'],
   check: [],
@@ -66,7 +67,8 @@ function expectOk(run: CliResult): void {
 beforeAll(async () => {
   dir = await scratchDir(rig.baseDir, 'env-file');
   adminDb = adminDbName('envfile');
-  adminUrl = await createAdminDb(rig.admin, adminDb, []);
+  // One container, with no backup policy (the audit passes) and nothing to acknowledge.
+  adminUrl = await createAdminDb(rig.admin, adminDb, [{ name: 'quiet', engine: 'Postgres', port: rig.pgA.port, freq: 'None' }]);
   const bucket = await createBucket(s3, uniqueBucketName('envfile'));
   const env = toolEnv(rig, { adminDb, bucket, extra: { BACKUP_VERIFY_POSTGRES_URL: rig.admin.url('postgres') } });
   const { PATH, HOME: _home, TZ: _tz, ...rest } = env;

@@ -27,7 +27,8 @@ const infoSchema = z.object({
   Port: portSchema.optional().nullable(),
 });
 
-function getInsensitive(obj: unknown, key: string): unknown {
+/** obj[key] with the key in any case (Info, info, INFO). */
+export function getInsensitive(obj: unknown, key: string): unknown {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
   for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === key) return v;
   return undefined;

@@ -91,7 +91,8 @@ export async function containerById(db: AdminDb, id: number): Promise<NamedConta
 export interface ActionLogRow {
   cId: number | null;
   name: string;
-  action: 'restore' | 'verify';
+  /** restore and verify; the backup watch's 'suspicious' and an operator's 'acknowledge' (watch/flags.ts). */
+  action: 'restore' | 'verify' | 'suspicious' | 'acknowledge';
   /** What was done, to what, and how it ended; masked by the caller. */
   description: string;
 }

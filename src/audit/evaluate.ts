@@ -3,9 +3,11 @@
 // See admin-db.md, "The backups log, as the existing web UI and audit read it", and test/unit/audit.test.ts.
 import type { BackupLogRow } from '../admin-db/audit-queries.js';
 import type { Container, Frequency } from '../admin-db/container-info.js';
+import { acknowledgeCommand, flaggedChanges, standingFlag, type FlagRows } from '../watch/flags.js';
 
 export type AuditStatus =
   | 'Good'
+  | 'Suspicious'
   | 'Out of Policy'
   | 'Running'
   | 'Abandoned'
@@ -16,6 +18,7 @@ export type AuditStatus =
 
 export const AUDIT_STATUSES: readonly AuditStatus[] = [
   'Good',
+  'Suspicious',
   'Out of Policy',
   'Running',
   'Abandoned',
@@ -83,6 +86,11 @@ export interface AuditResult {
   lastAttempt?: BackupAttempt;
   /** The failing message (first line of err_msg) when the status is Failed. */
   error?: string;
+  /**
+   * Suspicious: the newest backup is good and on time, but its contents changed suspiciously since the earlier ones
+   * (the run's 'suspicious' action_log row: its changes, and when it was flagged), and nobody acknowledged it.
+   */
+  suspicious?: { changes: string; flaggedAt: Date };
   /** One line saying why: shown in the table's detail column. */
   detail: string;
 }
@@ -160,8 +168,12 @@ export function formatAge(ms: number): string {
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
-/** The status rules, for one container and its rows (already matched to it). */
-export function evaluateContainer(container: Container, rows: readonly BackupLogRow[], options: AuditOptions): AuditResult {
+/**
+ * The status rules, for one container and its rows (already matched to it), and its newest 'suspicious' and
+ * 'acknowledge' action_log rows (watch/flags.ts). Suspicious takes Good's place only: a failed, unfinished or late
+ * newest backup says more.
+ */
+export function evaluateContainer(container: Container, rows: readonly BackupLogRow[], options: AuditOptions, flags?: FlagRows): AuditResult {
   const now = options.now.getTime();
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const maxRunMs = options.maxRunMs ?? DEFAULT_MAX_RUN_MS;
@@ -180,7 +192,7 @@ export function evaluateContainer(container: Container, rows: readonly BackupLog
     ...(lastAttempt ? { lastAttempt } : {}),
   };
   const withProblem = (detail: string) => (container.problem ? `${detail}; cannot be backed up: ${container.problem}` : detail);
-  const result = (status: AuditStatus, detail: string, extra: { error?: string } = {}): AuditResult => ({
+  const result = (status: AuditStatus, detail: string, extra: Pick<AuditResult, 'error' | 'suspicious'> = {}): AuditResult => ({
     ...base,
     status,
     ok: status === 'Good' || status === 'Running' || status === 'No policy',
@@ -212,7 +224,15 @@ export function evaluateContainer(container: Container, rows: readonly BackupLog
   // The newest backup succeeded, so it is lastSuccess.
   const allowedMs = POLICY_WINDOW_MS[container.frequency] + graceMs;
   if (sinceStart <= allowedMs) {
-    return result('Good', `${lastAttempt.backupType} backup ${lastAttempt.backupId} took ${formatAge(lastAttempt.durationMs)}`);
+    const took = `${lastAttempt.backupType} backup ${lastAttempt.backupId} took ${formatAge(lastAttempt.durationMs)}`;
+    const flag = standingFlag(flags, lastAttempt.backupId);
+    if (flag) {
+      const changes = flaggedChanges(flag.description);
+      return result('Suspicious', `${took}, but what it holds changed: ${changes}; once checked: ${acknowledgeCommand(container.name, container.id)}`, {
+        suspicious: { changes, flaggedAt: flag.at },
+      });
+    }
+    return result('Good', took);
   }
   return result(
     'Out of Policy',
@@ -221,9 +241,14 @@ export function evaluateContainer(container: Container, rows: readonly BackupLog
 }
 
 /** Every container, in the order given, with the rows that belong to it (rowsByContainer). */
-export function evaluateAudit(containers: readonly Container[], rows: readonly BackupLogRow[], options: AuditOptions): AuditResult[] {
+export function evaluateAudit(
+  containers: readonly Container[],
+  rows: readonly BackupLogRow[],
+  options: AuditOptions,
+  flags: ReadonlyMap<number, FlagRows> = new Map(),
+): AuditResult[] {
   const grouped = rowsByContainer(containers, rows);
-  return containers.map((c) => evaluateContainer(c, grouped.get(c.id) ?? [], options));
+  return containers.map((c) => evaluateContainer(c, grouped.get(c.id) ?? [], options, flags.get(c.id)));
 }
 
 /** 1 when any active container with a policy is neither Good nor Running; else 0. */

@@ -5,6 +5,8 @@ import { latestBackupRows } from '../admin-db/audit-queries.js';
 import { heldClaims } from '../admin-db/locks.js';
 import { connectAdminDb } from '../admin-db/pool.js';
 import { activeContainers } from '../admin-db/queries.js';
+import { latestFlagRows } from '../admin-db/watch-queries.js';
+import { lastBackupFigures } from '../audit/backup-figures.js';
 import {
   AUDIT_STATUSES,
   auditExitCode,
@@ -29,6 +31,8 @@ export interface AuditCommandOptions {
   graceMs?: number;
   /** An unfinished backup younger than this is Running; default config.timeoutMs (BACKUP_TIMEOUT, 12 h). */
   maxRunMs?: number;
+  /** Where warnings go (manifests the metrics could not read); default nowhere. */
+  warn?: (line: string) => void;
 }
 
 export async function runAudit(config: Config, opts: AuditCommandOptions, print: (line: string) => void, mask: Masker): Promise<number> {
@@ -41,15 +45,19 @@ export async function runAudit(config: Config, opts: AuditCommandOptions, print:
     const containers = await activeContainers(db);
     const rows = await latestBackupRows(db, containers);
     const liveClaims = await heldClaims(db);
-    results = evaluateAudit(containers, rows, { now, graceMs, maxRunMs, liveClaims });
+    const flags = await latestFlagRows(db, containers.map((c) => c.id));
+    results = evaluateAudit(containers, rows, { now, graceMs, maxRunMs, liveClaims }, flags);
   } finally {
     await db.end();
   }
   if (opts.json) print(mask(JSON.stringify(auditJson(results, { now, graceMs, maxRunMs }))));
   else for (const line of renderAuditTable(results, now)) print(mask(line));
   if (opts.prom) {
+    // Only the metrics need S3 (each newest backup's manifest): the table and --json are the admin DB's alone.
+    const figures = await lastBackupFigures(config, results);
+    for (const line of figures.unread) opts.warn?.(mask(`audit --prom: no size or rows for ${line}`));
     try {
-      await writeFileAtomic(opts.prom, renderPrometheus({ results, now }));
+      await writeFileAtomic(opts.prom, renderPrometheus({ results, now, sizes: figures.sizes, rows: figures.rows }));
     } catch (err) {
       throw new ConfigError(`--prom ${opts.prom}: cannot write the file: ${(err as Error).message}`);
     }
@@ -142,6 +150,7 @@ export function auditJson(results: readonly AuditResult[], at: { now: Date; grac
       detail: r.detail,
       problem: r.problem,
       error: r.error,
+      suspicious: r.suspicious ? { changes: r.suspicious.changes, flaggedAt: iso(r.suspicious.flaggedAt) } : undefined,
       lastSuccess: attemptJson(r.lastSuccess),
       lastSuccessAgeSeconds: secs(r.lastSuccessAgeMs),
       lastAttempt: attemptJson(r.lastAttempt),

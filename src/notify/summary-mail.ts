@@ -1,8 +1,14 @@
-// The summary mail, built from a RunSummary: failures first with their error, then every backup. Pure.
+// The summary mail, built from a RunSummary: failures first with their error, then suspicious changes of good
+// backups, then every backup with its size over the last good backups. Pure.
+import type { BackupResult } from '../pipeline/backup-job.js';
 import type { RunSummary } from '../summary.js';
-import { failedResults, failureCount } from '../summary.js';
+import { failedResults, failureCount, flaggedBackups } from '../summary.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Masker } from '../util/mask.js';
+import { describeChange } from '../watch/compare.js';
+import { acknowledgeCommand } from '../watch/flags.js';
+import { TREND_LENGTH, type BackupWatch } from '../watch/watch-backups.js';
+import { changeSince, htmlBars, sparkline } from './trend-chart.js';
 
 export interface MailContent {
   subject: string;
@@ -19,7 +25,14 @@ export function summarySubject(s: RunSummary): string {
   const what = `mydb-backup ${s.kind} on ${s.host}`;
   if (s.interrupted) return `[mydb-backup] INTERRUPTED: ${what}, ${failed} of ${due} backups failed`;
   if (failed > 0) return `[mydb-backup] FAILED: ${failed} of ${due} backups failed (${what})`;
-  if (s.problems.length > 0) return `[mydb-backup] WARNING: ${s.results.length} backups OK, ${s.problems.length} problems (${what})`;
+  const flagged = flaggedBackups(s).length;
+  const uncompared = (s.watch ?? []).filter((w) => w.error).length;
+  const warnings = [
+    flagged ? `${flagged} with suspicious changes` : '',
+    uncompared ? `${uncompared} not compared with earlier backups` : '',
+    s.problems.length ? `${s.problems.length} problems` : '',
+  ].filter(Boolean);
+  if (warnings.length > 0) return `[mydb-backup] WARNING: ${s.results.length} backups OK, ${warnings.join(', ')} (${what})`;
   return `[mydb-backup] OK: ${s.results.length} backups (${what})`;
 }
 
@@ -54,25 +67,33 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
     text.push('');
   }
   if (s.verification.length) text.push(...s.verification, '');
+  text.push(...changesText(s));
   text.push('ALL BACKUPS');
   for (const r of ordered) {
     text.push(
       `  ${r.ok ? 'OK    ' : 'FAILED'} ${r.name.padEnd(24)} ${r.backupType.padEnd(7)} ${formatBytes(r.bytes).padStart(10)} ${formatDuration(r.durationMs).padStart(12)}  ${r.url}`,
     );
   }
+  text.push(...trendText(s));
   if (s.covered.length) text.push('', `Backed up by another run while this one waited: ${s.covered.map((c) => `${c.name} (${c.by})`).join(', ')}`);
   if (s.skipped.length) {
     text.push('', `Not backed up by this run: ${s.skipped.map((k) => `${k.name} (${k.reason})`).join(', ')}`);
   }
 
+  const watchOf = watchLookup(s);
   const rowsHtml = ordered
-    .map(
-      (r) =>
-        `<tr style="background:${r.ok ? '#fff' : '#fde2e2'}"><td>${r.ok ? 'OK' : '<b>FAILED</b>'}</td><td>${escapeHtml(r.name)}</td>` +
-        `<td>${r.backupType}</td><td style="text-align:right">${formatBytes(r.bytes)}</td>` +
+    .map((r) => {
+      const w = watchOf(r);
+      const trend = w?.trend.length ? htmlBars(w.trend.map((p) => ({ bytes: p.bytes, ...(p.startedAt ? { label: p.startedAt.toISOString().slice(0, 10) } : {}) })), w.changes.length > 0) : '';
+      const since = w ? escapeHtml(changeOf(w)) : '';
+      return (
+        `<tr style="background:${r.ok ? (w?.changes.length ? '#fff4d6' : '#fff') : '#fde2e2'}"><td>${r.ok ? (w?.changes.length ? 'OK, <b>changed</b>' : 'OK') : '<b>FAILED</b>'}</td><td>${escapeHtml(r.name)}</td>` +
+        `<td>${r.backupType}</td><td style="text-align:right;white-space:nowrap">${formatBytes(r.bytes)}</td>` +
+        `<td>${trend}</td><td style="text-align:right;white-space:nowrap">${since}</td>` +
         `<td style="text-align:right">${formatDuration(r.durationMs)}</td><td><code>${escapeHtml(r.url)}</code></td>` +
-        `<td>${escapeHtml(r.errMsg.split('\n')[0] ?? '')}</td></tr>`,
-    )
+        `<td>${escapeHtml(r.errMsg.split('\n')[0] ?? '')}</td></tr>`
+      );
+    })
     .join('\n');
   const html = [
     `<h2>${escapeHtml(summarySubject(s))}</h2>`,
@@ -91,8 +112,9 @@ export function buildSummaryMail(s: RunSummary, mask: Masker): MailContent {
       : '',
     s.covered.length ? `<p>Backed up by another run while this one waited: ${escapeHtml(s.covered.map((c) => `${c.name} (${c.by})`).join(', '))}</p>` : '',
     s.verification.length ? `<h3>Test restores</h3><pre>${escapeHtml(s.verification.join('\n'))}</pre>` : '',
+    changesHtml(s),
     '<table border="1" cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">',
-    '<tr><th>Status</th><th>Container</th><th>Type</th><th>Size</th><th>Duration</th><th>S3 URL</th><th>Error</th></tr>',
+    `<tr><th>Status</th><th>Container</th><th>Type</th><th>Size</th><th>Last ${TREND_LENGTH} good backups</th><th>Since the previous</th><th>Duration</th><th>S3 URL</th><th>Error</th></tr>`,
     rowsHtml,
     '</table>',
   ].join('\n');
@@ -123,6 +145,71 @@ function leftBehindLines(s: RunSummary): string[] {
       return `${r.name}: ${remove}   (${item.code}: ${item.message})`;
     }),
   );
+}
+
+/** The watch of a result (the same folder), if it was compared. */
+function watchLookup(s: RunSummary): (r: BackupResult) => BackupWatch | undefined {
+  const byFolder = new Map((s.watch ?? []).map((w) => [w.folder, w]));
+  return (r) => (r.ok ? byFolder.get(r.folder) : undefined);
+}
+
+const changeOf = (w: BackupWatch) => changeSince(w.trend.at(-2)?.bytes, w.trend.at(-1)?.bytes ?? 0);
+
+/** How an operator clears a container's flag (the admin DB's own backups are not audited: nothing to clear). */
+const acknowledgeOf = (w: BackupWatch) => (w.cId === null ? undefined : acknowledgeCommand(w.name, w.cId));
+
+const CHANGES_INTRO = 'The backups are good copies of what the containers held: check that they held what they should.';
+
+function changesText(s: RunSummary): string[] {
+  const flagged = flaggedBackups(s);
+  const uncompared = (s.watch ?? []).filter((w) => w.error);
+  const out: string[] = [];
+  if (flagged.length) {
+    out.push('CHANGES SINCE THE LAST BACKUP', `  ${CHANGES_INTRO}`);
+    for (const w of flagged) {
+      out.push(`  ${w.name} (backup ${w.backupId}):`, ...w.changes.map((c) => `    - ${describeChange(c)}`));
+      const ack = acknowledgeOf(w);
+      if (ack) out.push(`    Once checked: ${ack}`);
+    }
+    out.push('');
+  }
+  if (uncompared.length) out.push('NOT COMPARED WITH EARLIER BACKUPS (the backups stand)', ...uncompared.map((w) => `  ${w.name}: ${w.error}`), '');
+  return out;
+}
+
+function changesHtml(s: RunSummary): string {
+  const flagged = flaggedBackups(s);
+  const uncompared = (s.watch ?? []).filter((w) => w.error);
+  const parts: string[] = [];
+  if (flagged.length) {
+    parts.push(`<h3>Changes since the last backup</h3><p>${escapeHtml(CHANGES_INTRO)}</p>`);
+    for (const w of flagged) {
+      const ack = acknowledgeOf(w);
+      parts.push(
+        `<p><b>${escapeHtml(w.name)}</b> (backup ${escapeHtml(w.backupId)}):</p><ul>${w.changes.map((c) => `<li>${escapeHtml(describeChange(c))}</li>`).join('')}</ul>` +
+          (ack ? `<p>Once checked: <code>${escapeHtml(ack)}</code></p>` : ''),
+      );
+    }
+  }
+  if (uncompared.length) {
+    parts.push(`<h3>Not compared with earlier backups</h3><p>The backups stand.</p><ul>${uncompared.map((w) => `<li><b>${escapeHtml(w.name)}</b>: ${escapeHtml(w.error ?? '')}</li>`).join('')}</ul>`);
+  }
+  return parts.join('\n');
+}
+
+/** One line per compared backup: the sparkline of its last good backups, its size, the change, and notes. */
+function trendText(s: RunSummary): string[] {
+  const watched = (s.watch ?? []).filter((w) => w.trend.length > 0);
+  if (!watched.length) return [];
+  return [
+    '',
+    `SIZE OVER THE LAST ${TREND_LENGTH} GOOD BACKUPS (oldest → newest)`,
+    ...watched.map((w) => {
+      const size = formatBytes(w.trend.at(-1)?.bytes ?? 0);
+      const notes = w.notes.length ? `  (${w.notes.join('; ')})` : '';
+      return `  ${w.name.padEnd(24)} ${sparkline(w.trend.map((p) => p.bytes)).padStart(TREND_LENGTH)} ${size.padStart(10)}  ${changeOf(w)}${w.changes.length ? '  CHANGED' : ''}${notes}`;
+    }),
+  ];
 }
 
 /** The run never got going (admin DB down, another run holds the lock): say so, since there is no summary. */

@@ -151,6 +151,19 @@ export function parseBackupKey(prefix: string, key: string): { segment: string; 
   return { segment, folderId, objectName };
 }
 
+/**
+ * The backup folder (current layout) a backups row's url points at: the folder itself, or an object in it; undefined
+ * for another bucket, a legacy folder, or anything else.
+ */
+export function folderOfUrl(bucket: string, prefix: string, url: string): string | undefined {
+  const head = `s3://${bucket}/`;
+  if (!url.startsWith(head)) return undefined;
+  const key = url.slice(head.length);
+  const parsed = parseBackupKey(prefix, key.endsWith('/') ? key + MANIFEST_NAME : key);
+  if (!parsed || !isFolderId(parsed.folderId)) return undefined;
+  return backupFolder(prefix, parsed.segment, parsed.folderId);
+}
+
 export function s3Url(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
 }

@@ -18,6 +18,7 @@ import {
 } from '../../src/audit/evaluate.js';
 import { escapeLabelValue, renderPrometheus } from '../../src/audit/prometheus.js';
 import { auditJson, renderAuditTable, writeFileAtomic } from '../../src/commands/audit.js';
+import { acknowledgeDescription, suspiciousDescription } from '../../src/watch/flags.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -461,7 +462,7 @@ describe('renderPrometheus', () => {
     ...backup('b', ago(2 * HOUR), MIN, { cId: 2, name: weird, errMsg: 'ERROR: mariadb-dump: "x" \\ failed' }),
   ];
   const results = evaluateAudit(containers, rows, { now: NOW });
-  const text = renderPrometheus({ results, now: NOW, sizes: new Map([['shop', 123_456_789]]) });
+  const text = renderPrometheus({ results, now: NOW, sizes: new Map([['shop', 123_456_789]]), rows: new Map([['shop', 42_010]]) });
   const { samples, types } = parseExposition(text);
   const find = (name: string, labels: Record<string, string> = {}) =>
     samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
@@ -471,7 +472,9 @@ describe('renderPrometheus', () => {
       'mydb_backup_last_success_timestamp_seconds',
       'mydb_backup_last_duration_seconds',
       'mydb_backup_last_size_bytes',
+      'mydb_backup_last_rows',
       'mydb_backup_failed',
+      'mydb_backup_suspicious',
       'mydb_backup_status',
       'mydb_backup_audit_timestamp_seconds',
     ]);
@@ -487,11 +490,28 @@ describe('renderPrometheus', () => {
     expect(find('mydb_backup_last_success_timestamp_seconds')).toHaveLength(1);
   });
 
-  it('size only where known', () => {
+  it('size and rows only where known', () => {
     expect(find('mydb_backup_last_size_bytes')).toEqual([
       { name: 'mydb_backup_last_size_bytes', labels: { container: 'shop', engine: 'Postgres', frequency: 'Daily' }, value: 123_456_789 },
     ]);
+    expect(find('mydb_backup_last_rows')).toEqual([
+      { name: 'mydb_backup_last_rows', labels: { container: 'shop', engine: 'Postgres', frequency: 'Daily' }, value: 42_010 },
+    ]);
     expect(renderPrometheus({ results, now: NOW })).not.toContain('mydb_backup_last_size_bytes');
+    expect(renderPrometheus({ results, now: NOW })).not.toContain('mydb_backup_last_rows');
+  });
+
+  it('suspicious: 1 for a Suspicious container, 0 for the others; its status series says so', () => {
+    const flags = new Map([[1, { suspicious: { description: suspiciousDescription('a', 's3://b/x/', ['table shop.public.orders: 30,000 → 10 rows (−100%)']), at: NOW } }]]);
+    const flagged = evaluateAudit(containers, rows, { now: NOW }, flags);
+    const parsed = parseExposition(renderPrometheus({ results: flagged, now: NOW })).samples;
+    expect(parsed.filter((x) => x.name === 'mydb_backup_suspicious').map((x) => [x.labels.container, x.value])).toEqual([
+      ['shop', 1],
+      [weird, 0],
+      ['scratch', 0],
+    ]);
+    expect(parsed.find((x) => x.name === 'mydb_backup_status' && x.labels.container === 'shop' && x.value === 1)?.labels.status).toBe('Suspicious');
+    expect(find('mydb_backup_suspicious').every((x) => x.value === 0)).toBe(true);
   });
 
   it('failed and status per container; label values escaped and read back intact', () => {
@@ -531,6 +551,44 @@ describe('renderPrometheus', () => {
 
   it('escapeLabelValue', () => {
     expect(escapeLabelValue('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
+  });
+});
+
+describe('Suspicious: a good, timely backup whose contents changed (watch/flags.ts)', () => {
+  const url = 's3://b/mydb/shop.1/20240612T020000.000Z-abcdef/';
+  const flagRow = (backupId: string) => ({ description: suspiciousDescription(backupId, url, ['table shop.public.orders: 30,000 → 1,500 rows (−95%)']), at: ago(5 * HOUR) });
+  const ackRow = (backupId: string) => ({ description: acknowledgeDescription(backupId, 'alice@ops1'), at: ago(HOUR) });
+  const good = backup('2024-06-12_02:00:00', ago(6 * HOUR), 7 * MIN);
+
+  it('the newest backup is the flagged one: Suspicious, failing the audit, saying what changed and how to clear it', () => {
+    const r = evaluateContainer(container('Daily'), good, { now: NOW }, { suspicious: flagRow('2024-06-12_02:00:00') });
+    expect(r).toMatchObject({ status: 'Suspicious', ok: false, suspicious: { changes: '1 change since the last backup: table shop.public.orders: 30,000 → 1,500 rows (−95%)', flaggedAt: ago(5 * HOUR) } });
+    expect(r.detail).toBe(
+      'Daily backup 2024-06-12_02:00:00 took 7 min, but what it holds changed: 1 change since the last backup: table shop.public.orders: 30,000 → 1,500 rows (−95%); once checked: backup-all acknowledge shop --id 1',
+    );
+    expect(auditExitCode([r])).toBe(1);
+  });
+
+  it('Good again once acknowledged, or once a later backup was not flagged', () => {
+    expect(evaluateContainer(container('Daily'), good, { now: NOW }, { suspicious: flagRow('2024-06-12_02:00:00'), acknowledged: ackRow('2024-06-12_02:00:00') }).status).toBe('Good');
+    expect(evaluateContainer(container('Daily'), good, { now: NOW }, { suspicious: flagRow('2024-06-11_02:00:00') }).status).toBe('Good');
+  });
+
+  it('a failed, running-late or out-of-policy newest backup says more than the flag', () => {
+    const flags = { suspicious: flagRow('2024-06-12_02:00:00') };
+    const failedAfter = [...good, ...backup('2024-06-12_07:00:00', ago(HOUR), MIN, { errMsg: 'ERROR: boom' })];
+    expect(evaluateContainer(container('Daily'), failedAfter, { now: NOW }, flags).status).toBe('Failed');
+    const old = backup('2024-06-12_02:00:00', ago(3 * DAY), MIN);
+    expect(evaluateContainer(container('Daily'), old, { now: NOW }, flags).status).toBe('Out of Policy');
+  });
+
+  it('the table and --json show it', () => {
+    const results = evaluateAudit([container('Daily')], good, { now: NOW }, new Map([[1, { suspicious: flagRow('2024-06-12_02:00:00') }]]));
+    expect(renderAuditTable(results, NOW)[1]).toMatch(/^shop\s+Postgres\s+Daily\s+Suspicious\s+/);
+    expect(renderAuditTable(results, NOW).at(-1)).toBe('1 containers: 1 Suspicious. 1 fail the audit.');
+    const doc = JSON.parse(JSON.stringify(auditJson(results, { now: NOW, graceMs: 2 * HOUR, maxRunMs: 12 * HOUR })));
+    expect(doc.counts).toMatchObject({ Good: 0, Suspicious: 1 });
+    expect(doc.containers[0]).toMatchObject({ status: 'Suspicious', ok: false, suspicious: { flaggedAt: ago(5 * HOUR).toISOString() } });
   });
 });
 
