@@ -93,9 +93,11 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
 
   const client = createS3Client(config.s3);
   try {
-    await checkBucket(client, config, { ok, fail, warn });
-    const open = await openUploadsLine(client, config);
-    if (open) warn(open);
+    // A bucket that cannot be used at all is said once: its uploads cannot be listed either.
+    if (await checkBucket(client, config, { ok, fail, warn })) {
+      const open = await openUploadsLine(client, config);
+      if (open) warn(open);
+    }
   } finally {
     client.destroy();
   }
