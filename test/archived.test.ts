@@ -158,7 +158,9 @@ describe('an archived backup is recognised, and nothing is read from it', () => 
     // plain was verified above, frozen never: the rotation puts frozen first.
     const run = await cli(['verify', '--sample', '1', FROZEN, PLAIN]);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`ARCHIVED ${FROZEN} ${frozenLabel}: in GLACIER, not readable without a thaw`);
     expect(run.stdout).toMatch(new RegExp(`OK\\s+${PLAIN} `));
+    expect(run.stdout.indexOf(`ARCHIVED ${FROZEN}`)).toBeLessThan(run.stdout.indexOf(`OK      ${PLAIN}`));
     expect(run.stdout).toContain('1 verified, 0 failed, 0 could not be verified, 1 skipped: archived');
   });
 
