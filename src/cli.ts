@@ -1,9 +1,10 @@
 // Thin: flags → config → one command function → exit code. Exit codes (design.md): 0 all good; 1 a backup failed;
-// 2 bad usage or configuration; 3 could not start; 4 backups fine but the run could not report them (mail, rows).
+// 2 bad usage or configuration; 3 could not start; 4 backups fine but the run could not report them (mail, rows);
+// 5 (restore, verify) the backup is archived in S3 and not readable yet: nothing was read or written.
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { applyEnvFile, loadConfig, type Config } from './config.js';
-import { BackupFailed, CannotStartError, ConfigError, RestoreFailed } from './errors.js';
+import { BackupArchived, BackupFailed, CannotStartError, ConfigError, RestoreFailed } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { BACKUP_TYPES, type BackupType } from './plan.js';
 import { runBackups } from './run.js';
@@ -263,6 +264,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CannotStartError) {
       process.stderr.write(`backup-all: could not start: ${err.message}\n`);
       return 3;
+    }
+    if (err instanceof BackupArchived) {
+      process.stderr.write(`backup-all: ${err.message}\n`);
+      return 5;
     }
     // Config may not have loaded: mask whatever the environment calls a password, secret or token.
     const secrets = Object.entries(process.env).flatMap(([k, v]) => (/PASSWORD|SECRET|TOKEN|_URI$|_URL$/.test(k) && v ? [v] : []));

@@ -33,3 +33,18 @@ export class RestoreFailed extends Error {
     super(message);
   }
 }
+
+/**
+ * The backup is in an archive storage class (GLACIER, DEEP_ARCHIVE) and S3 has no readable copy yet: nothing was
+ * read or written. The message says what to do (--thaw) or when to come back. Exit code 5.
+ */
+export class BackupArchived extends Error {
+  override name = 'BackupArchived';
+  constructor(
+    message: string,
+    /** Which backup, for callers that say it their own way (the sample's and verify's lines). */
+    readonly backup: { label: string; folderId: string; archiveClass?: string },
+  ) {
+    super(message);
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupFailed, bucketOrCredentialsProblem, describeS3Error } from '../src/storage/s3-errors.js';
 import { deleteObjects } from '../src/storage/s3.js';
@@ -240,6 +240,27 @@ describe('check, as IAM users', () => {
     // And it may not write: check says so.
     const check = await runCli(['check'], restoreEnv);
     expect(check.stdout).toMatch(/FAIL {2}bucket \S+: s3:PutObject is denied/);
+  });
+
+  it('thawing an archived backup takes s3:RestoreObject: the restore-only policy has it, the nightly one does not need it', async () => {
+    const { bucket, credentials: nightly } = await bucketAndUser((b) => documentedPolicy('The nightly host', b));
+    const restoreOnly = await moto.createUser(`user${++users}`, await documentedPolicy('A restore-only host', bucket));
+    const dbName = await adminDb('privilege_thaw', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);
+    const backup = await runCli(['alpha'], env(nightly, bucket, dbName));
+    expect(backup.exitCode, backup.stdout).toBe(0);
+    // As a lifecycle transition to GLACIER leaves it: the same objects, archived (this moto thaws at once when asked).
+    for (const Key of await listKeys(admin, bucket, `${PREFIX}/`)) {
+      await admin.send(new CopyObjectCommand({ Bucket: bucket, Key, CopySource: `${bucket}/${Key}`, StorageClass: 'GLACIER', ServerSideEncryption: 'AES256' }));
+    }
+    const verifyEnv = (credentials: Credentials) => env(credentials, bucket, dbName, { BACKUP_VERIFY_POSTGRES_URL: rig.admin.url('postgres') });
+    const denied = await runCli(['verify', 'alpha', '--thaw'], verifyEnv(nightly));
+    expect(denied.exitCode).toBe(1);
+    expect(denied.stdout).toMatch(
+      /FAILED\s+alpha -: could not ask S3 to thaw s3:\/\/\S+: AccessDenied \(HTTP 403\): .+ \(the credentials lack s3:RestoreObject: docs\/iam-policy\.md\)/,
+    );
+    const thawed = await runCli(['verify', 'alpha', '--thaw'], verifyEnv(restoreOnly));
+    expect(thawed.exitCode, thawed.stdout + thawed.stderr).toBe(0);
+    expect(thawed.stdout).toMatch(/OK\s+alpha \S+: 2 databases/);
   });
 
   it('names a wrong access key id and a missing bucket in a sentence', async () => {

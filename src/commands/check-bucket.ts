@@ -72,7 +72,8 @@ interface Leftover {
   uploadId?: string;
 }
 
-export async function checkBucket(client: S3Client, config: Config, report: CheckReport): Promise<void> {
+/** False when the bucket or the credentials cannot be used at all (reported once, as one FAIL). */
+export async function checkBucket(client: S3Client, config: Config, report: CheckReport): Promise<boolean> {
   const { bucket, prefix, sse } = config.s3;
   const at = (line: string) => `bucket ${bucket}: ${line}`;
   const accessKeyId = await client.config
@@ -160,6 +161,7 @@ export async function checkBucket(client: S3Client, config: Config, report: Chec
   } catch (err) {
     if (!(err instanceof Unusable)) throw err;
     report.fail(at(err.message));
+    return false;
   }
   for (const item of leftBehind) {
     report.warn(
@@ -169,6 +171,7 @@ export async function checkBucket(client: S3Client, config: Config, report: Chec
         : at(`check left its test object ${s3Url(bucket, item.key)} behind: aws s3 rm '${s3Url(bucket, item.key)}'`),
     );
   }
+  return true;
 }
 
 /** Start a multipart upload, send a part, find it in the listing, abort it: what a dump larger than one part does. */

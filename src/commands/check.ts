@@ -12,7 +12,7 @@ import { createTransport } from '../notify/email.js';
 import { prefixFolder, s3Url } from '../storage/layout.js';
 import { listOpenUploads } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
-import { bucketOrCredentialsProblem, describeS3Error } from '../storage/s3-errors.js';
+import { describeS3Error } from '../storage/s3-errors.js';
 import type { Masker } from '../util/mask.js';
 import { mariadbUserDatabases } from '../restore/mariadb-server.js';
 import { pgRoles } from '../restore/postgres-server.js';
@@ -53,8 +53,6 @@ async function openUploadsLine(client: S3Client, config: Config): Promise<string
   try {
     uploads = await listOpenUploads(client, config.s3.bucket, config.s3.prefix);
   } catch (err) {
-    // A wrong key or a missing bucket is said once, by the bucket's own check.
-    if (bucketOrCredentialsProblem(err, config.s3.bucket)) return undefined;
     return `cannot list incomplete multipart uploads under ${where}: ${describeS3Error(err)}`;
   }
   if (uploads.length === 0) return undefined;
@@ -95,9 +93,11 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
 
   const client = createS3Client(config.s3);
   try {
-    await checkBucket(client, config, { ok, fail, warn });
-    const open = await openUploadsLine(client, config);
-    if (open) warn(open);
+    // A bucket that cannot be used at all is said once: its uploads cannot be listed either.
+    if (await checkBucket(client, config, { ok, fail, warn })) {
+      const open = await openUploadsLine(client, config);
+      if (open) warn(open);
+    }
   } finally {
     client.destroy();
   }

@@ -14,7 +14,7 @@ import type { Config } from '../config.js';
 import { findEngine } from '../engines/index.js';
 import { connectionFromUrl } from '../engines/postgres.js';
 import { pgSystemIdentifier } from '../restore/postgres-server.js';
-import { CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
+import { BackupArchived, CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
 import type { RestoreStepContext } from '../pipeline/restore-step.js';
 import { describeS3Error } from '../storage/s3-errors.js';
 import { optionalAdminDb, recordAction } from '../restore/admin.js';
@@ -22,7 +22,9 @@ import { executeRestore } from '../restore/execute.js';
 import { planRestore } from '../restore/plan.js';
 import { backupLabel, engineOfObjects, findBackup, loggedFor, ownerFolders, resolveOwner, type BackupSource, type OwnerRequest } from '../restore/source.js';
 import { containerDestination, parseTargetUrl, type RestoreDestination } from '../restore/target.js';
+import { thawBackup, type ArchivedBackup, type ThawOptions } from '../restore/thaw.js';
 import { verifyBackup } from '../restore/verify.js';
+import { backupAccess, backupStorageClass, describeTiers, isArchiveClass, type BackupAccess } from '../storage/archive.js';
 import { ADMIN_DB_NAME, ownerFolder, s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
@@ -54,6 +56,8 @@ export interface RestoreOptions {
   verify: boolean;
   /** Allow a target that is the admin DB's own server. */
   adminDbServer?: boolean;
+  /** An archived backup: ask S3 to thaw it and wait (--thaw); without, it is refused. */
+  thaw?: ThawOptions;
 }
 
 export function stepContext(config: Config, io: CommandIo, client: S3Client, mask: Masker = io.mask): RestoreStepContext {
@@ -68,12 +72,19 @@ export function stepContext(config: Config, io: CommandIo, client: S3Client, mas
   };
 }
 
+/** With --thaw: findBackup's answer to an archived backup (thaw it, wait for it). */
+export function thawWith(config: Config, io: CommandIo, client: S3Client, thaw: ThawOptions | undefined): ((archived: ArchivedBackup) => Promise<void>) | undefined {
+  if (!thaw) return undefined;
+  const ctx = { client, bucket: config.s3.bucket, log: io.log, print: io.print, signal: io.signal, pollMs: config.progressIntervalMs };
+  return (archived) => thawBackup(archived, thaw, ctx);
+}
+
 /** Lists the container's backups, turning an unreachable bucket into "could not start" (exit 3). */
 async function backupsOf<T>(config: Config, what: () => Promise<T>): Promise<T> {
   try {
     return await what();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof CannotStartError || err instanceof RestoreFailed) throw err;
+    if (err instanceof ConfigError || err instanceof CannotStartError || err instanceof RestoreFailed || err instanceof BackupArchived) throw err;
     throw new CannotStartError(`cannot list s3://${config.s3.bucket}/${config.s3.prefix}/: ${describeS3Error(err)}`);
   }
 }
@@ -97,7 +108,10 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
   let mask = io.mask;
   const record = (outcome: string) => recordAction(db, { ...subject, action: 'restore', description: `${what}: ${outcome}` }, { log: io.log, mask });
   try {
-    const source = await backupsOf(config, () => findBackup({ client, config, db }, opts.owner, opts.backupId, { withoutManifest: opts.force }));
+    const whenArchived = thawWith(config, io, client, opts.thaw);
+    const source = await backupsOf(config, () =>
+      findBackup({ client, config, db }, opts.owner, opts.backupId, { withoutManifest: opts.force, ...(whenArchived ? { whenArchived } : {}) }),
+    );
     subject = { cId: source.cId, name: source.name };
     what = `restore of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)})`;
     io.print(
@@ -135,8 +149,8 @@ export async function runRestore(config: Config, opts: RestoreOptions, io: Comma
   } catch (err) {
     if (!(err instanceof Error)) throw err;
     const message = mask(err.message);
-    if (err instanceof ConfigError || err instanceof CannotStartError) {
-      // Refused before anything was written (or S3 unreachable): the CLI says why (exit 2 or 3).
+    if (err instanceof ConfigError || err instanceof CannotStartError || err instanceof BackupArchived) {
+      // Refused before anything was written (S3 unreachable, the backup archived): the CLI says why (exit 2, 3 or 5).
       await record(`REFUSED: ${firstLine(message)}`);
       throw err;
     }
@@ -220,6 +234,10 @@ export interface ListedBackup {
   /** Written before the current key layout. */
   legacy: boolean;
   objects: { name: string; key: string; bytes: number; lastModified?: string; storageClass?: string }[];
+  /** Its archive class when S3 has archived any object of it, else the class holding most of its bytes. */
+  storageClass?: string;
+  /** When S3 has archived it: can it be read now (thawed), is a copy being thawed, or does it need --thaw. */
+  archive?: { state: 'archived' | 'thawing' | 'thawed'; objects: number; until?: string };
   /** From the backups log: ok, failed, started (no end row), or unlogged (S3 only). */
   status: 'ok' | 'failed' | 'started' | 'unlogged';
   backupType?: string;
@@ -229,8 +247,16 @@ export interface ListedBackup {
   errMsg?: string;
 }
 
-/** S3 folders and log entries merged (a log entry belongs to the folder its url points into), newest first. Pure. */
-export function mergeBackups(bucket: string, folders: readonly BackupFolder[], log: readonly LoggedBackup[]): ListedBackup[] {
+/**
+ * S3 folders and log entries merged (a log entry belongs to the folder its url points into), newest first, with what
+ * `access` tells of the archived ones (by folder id). Pure.
+ */
+export function mergeBackups(
+  bucket: string,
+  folders: readonly BackupFolder[],
+  log: readonly LoggedBackup[],
+  access: ReadonlyMap<string, BackupAccess> = new Map(),
+): ListedBackup[] {
   const used = new Set<LoggedBackup>();
   const entries: { folder?: BackupFolder; logged?: LoggedBackup }[] = folders.map((folder) => {
     const logged = loggedFor(bucket, folder, log);
@@ -244,6 +270,8 @@ export function mergeBackups(bucket: string, folders: readonly BackupFolder[], l
     .map(({ folder, logged }) => {
       const status: ListedBackup['status'] = !logged ? 'unlogged' : logged.end === undefined ? 'started' : logged.ok ? 'ok' : 'failed';
       const start = logged?.start ?? folder?.startedAt;
+      const storageClass = folder ? backupStorageClass([...folder.objects, ...(folder.manifest ? [folder.manifest] : [])]) : undefined;
+      const archive = folder ? archiveState(access.get(folder.folderId)) : undefined;
       return {
         backupId: logged?.backupId ?? folder?.folderId ?? '',
         ...(folder ? { folderId: folder.folderId } : {}),
@@ -258,6 +286,8 @@ export function mergeBackups(bucket: string, folders: readonly BackupFolder[], l
           ...(o.lastModified ? { lastModified: o.lastModified.toISOString() } : {}),
           ...(o.storageClass ? { storageClass: o.storageClass } : {}),
         })),
+        ...(storageClass ? { storageClass } : {}),
+        ...(archive ? { archive } : {}),
         status,
         ...(logged?.backupType ? { backupType: logged.backupType } : {}),
         ...(start ? { start: start.toISOString() } : {}),
@@ -265,6 +295,32 @@ export function mergeBackups(bucket: string, folders: readonly BackupFolder[], l
         ...(logged?.errMsg ? { errMsg: logged.errMsg } : {}),
       };
     });
+}
+
+function archiveState(access: BackupAccess | undefined): ListedBackup['archive'] {
+  if (!access?.archiveClass) return undefined;
+  const archived = access.blocked.filter((o) => o.state.state === 'archived').length;
+  const thawing = access.blocked.length - archived;
+  const inClass = access.objects.filter((o) => isArchiveClass(o.storageClass)).length;
+  if (archived) return { state: 'archived', objects: archived };
+  if (thawing) return { state: 'thawing', objects: thawing };
+  return { state: 'thawed', objects: inClass, ...(access.thawedUntil ? { until: access.thawedUntil.toISOString() } : {}) };
+}
+
+/** The line `list` prints under an archived backup. Pure. */
+export function archiveNote(b: Pick<ListedBackup, 'archive' | 'storageClass'>): string | undefined {
+  const a = b.archive;
+  if (!a) return undefined;
+  const cls = b.storageClass ?? 'an archive storage class';
+  const objects = `${a.objects} object${a.objects === 1 ? '' : 's'}`;
+  switch (a.state) {
+    case 'archived':
+      return `archived in ${cls} (${objects}): needs --thaw to be restored or verified (S3 thaws a copy: ${isArchiveClass(cls) ? describeTiers(cls) : 'hours'})`;
+    case 'thawing':
+      return `archived in ${cls}: S3 is thawing a copy of ${objects}; restore or verify with --thaw waits for it`;
+    case 'thawed':
+      return `archived in ${cls}, thawed: readable${a.until ? ` until ${utc(a.until)}` : ''}`;
+  }
 }
 
 const STATUS_TEXT: Record<ListedBackup['status'], string> = { ok: 'OK', failed: 'FAILED', started: 'NO END', unlogged: 'NOT LOGGED' };
@@ -280,7 +336,13 @@ export async function runList(config: Config, opts: { owner: OwnerRequest; json:
     const folders = await backupsOf(config, () => ownerFolders({ client, config }, owner, log));
     const engine =
       owner.owner.kind === 'admin-db' ? 'Postgres' : (owner.container && findEngine(owner.container.engine)?.name) ?? engineOfObjects(folders[0]?.objects.map((o) => o.name) ?? [])?.name;
-    const backups = mergeBackups(config.s3.bucket, folders, log ?? []);
+    // Only backups with objects in an archive class cost a request (HeadObject each): whether S3 has thawed them.
+    const access = new Map<string, BackupAccess>();
+    for (const f of folders) {
+      if (![...f.objects, f.manifest].some((o) => isArchiveClass(o?.storageClass))) continue;
+      access.set(f.folderId, await backupsOf(config, () => backupAccess(client, config.s3.bucket, f)));
+    }
+    const backups = mergeBackups(config.s3.bucket, folders, log ?? [], access);
     if (opts.json) {
       io.print(JSON.stringify({ name: owner.name, id: owner.cId, engine: engine ?? null, location, backupsLogRead: db !== undefined, backups }));
       return backups.length ? 0 : 1;
@@ -291,12 +353,18 @@ export async function runList(config: Config, opts: { owner: OwnerRequest; json:
       return 1;
     }
     io.print(`Backups of ${who} in ${location}, newest first${db ? '' : ' (admin DB unreachable: S3 only)'}:`);
-    io.print(`${'BACKUP ID'.padEnd(22)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STARTED (UTC)'.padEnd(22)}${'ENDED (UTC)'.padEnd(22)}FOLDER`);
+    const storageWidth = Math.max('STORAGE'.length, ...backups.map((b) => (b.storageClass ?? '-').length)) + 2;
+    io.print(
+      `${'BACKUP ID'.padEnd(22)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STORAGE'.padEnd(storageWidth)}` +
+        `${'STARTED (UTC)'.padEnd(22)}${'ENDED (UTC)'.padEnd(22)}FOLDER`,
+    );
     for (const b of backups) {
       io.print(
         `${b.backupId.padEnd(22)}${(b.backupType ?? '-').padEnd(8)}${STATUS_TEXT[b.status].padEnd(12)}${(b.inS3 ? formatBytes(b.bytes) : 'not in S3').padStart(10)}  ` +
-          `${utc(b.start).padEnd(22)}${utc(b.end).padEnd(22)}${b.folderId ?? '-'}${b.legacy ? ' (legacy layout)' : ''}`,
+          `${(b.storageClass ?? '-').padEnd(storageWidth)}${utc(b.start).padEnd(22)}${utc(b.end).padEnd(22)}${b.folderId ?? '-'}${b.legacy ? ' (legacy layout)' : ''}`,
       );
+      const archive = archiveNote(b);
+      if (archive) io.print(`    ${archive}`);
       if (b.errMsg) io.print(`    ${firstLine(b.errMsg)}`);
       for (const o of b.objects) io.print(`    ${o.name.padEnd(40)} ${formatBytes(o.bytes).padStart(10)}${o.storageClass ? `  ${o.storageClass}` : ''}`);
       if (b.inS3) io.print(`    ${b.manifest ? 'manifest.json: identity, SHA-256 per object, rows per table' : '(no manifest)'}`);

@@ -9,7 +9,9 @@ import { findEngine, type Engine } from '../engines/index.js';
 import { mariadb } from '../engines/mariadb.js';
 import { archiveObjects, mongodb } from '../engines/mongodb.js';
 import { databaseOfObject, isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
-import { ConfigError, RestoreFailed } from '../errors.js';
+import { BackupArchived, ConfigError, RestoreFailed } from '../errors.js';
+import { backupAccess } from '../storage/archive.js';
+import { describeS3Error } from '../storage/s3-errors.js';
 import {
   ADMIN_DB_NAME,
   ADMIN_DB_SEGMENT,
@@ -25,6 +27,7 @@ import {
 import { byNewestStart, listBackupFolders, listSegments, type BackupFolder } from '../storage/listing.js';
 import { missingFromFolder, readManifest, type Manifest } from '../storage/manifest.js';
 import type { ObjectRef } from '../pipeline/restore-step.js';
+import { archivedId, archivedMessage, type ArchivedBackup } from './thaw.js';
 
 /** Whose backups: a container by name (`id` when the name stands for several), or the admin DB's own. */
 export type OwnerRequest = { adminDb: true } | { name: string; id?: number };
@@ -271,12 +274,16 @@ export function chooseBackup(
   };
 }
 
-/** Finds the owner's backups and picks one. `db` may be undefined (admin DB down): S3 alone decides. */
+/**
+ * Finds the owner's backups and picks one. `db` may be undefined (admin DB down): S3 alone decides. A backup S3 has
+ * archived is refused (BackupArchived) before anything of it is read, its manifest included, unless `whenArchived`
+ * makes it readable (restore and verify --thaw).
+ */
 export async function findBackup(
   deps: { client: S3Client; config: Config; db: AdminDb | undefined },
   request: OwnerRequest,
   wanted: string | undefined,
-  options: { withoutManifest?: boolean } = {},
+  options: { withoutManifest?: boolean; whenArchived?: (archived: ArchivedBackup) => Promise<void> } = {},
 ): Promise<BackupSource> {
   const { config } = deps;
   const owner = await resolveOwner(deps, request);
@@ -286,6 +293,15 @@ export async function findBackup(
     throw new ConfigError(`no backups of ${describeOwner(owner)} in ${s3Url(config.s3.bucket, ownerFolder(config.s3.prefix, owner.segment))}`);
   }
   const chosen = chooseBackup(config.s3.bucket, folders, log, wanted);
+  const label = backupLabel({ backupId: chosen.logged?.backupId ?? chosen.folder.folderId, folder: chosen.folder });
+  const access = await backupAccess(deps.client, config.s3.bucket, chosen.folder).catch((err: unknown) => {
+    throw new RestoreFailed(`cannot tell whether backup ${label} of '${owner.name}' can be read: ${describeS3Error(err)}`);
+  });
+  if (!access.readable) {
+    const archived: ArchivedBackup = { name: owner.name, label, folder: chosen.folder, access };
+    if (!options.whenArchived) throw new BackupArchived(archivedMessage(archived), archivedId(archived));
+    await options.whenArchived(archived);
+  }
   const source = await sourceOf(deps, owner, chosen, undefined, manifestExpected(chosen.folder, folders));
   if (source.manifestExpected && !source.manifest && !options.withoutManifest) {
     throw new RestoreFailed(
