@@ -4,7 +4,7 @@
  * rates of the main table). No server, no S3; each run checks its counts, so a broken counter cannot look fast.
  */
 import { MariadbRowCounter } from '../src/counts/mariadb-sql.js';
-import { MongoArchiveParser } from '../src/engines/mongo-archive.js';
+import { MongoArchiveParser } from '../src/counts/mongo-archive-reader.js';
 import { archiveBuffer, encodeBson } from '../test/fixtures/mongo-archive-writer.mjs';
 
 const MIB = 1024 * 1024;

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { createAdminDb } from '../test/helpers/admin-db.js';
 import { toolEnv } from '../test/helpers/run-cli.js';
 import { createBucket, headObject, listKeys, s3Client, startRig, startSmtp, type Rig } from '../test/rig/index.js';
-import { formatBytes } from '../src/util/duration.js';
+import { formatBytes } from '../src/util/format.js';
 
 const BIN = new URL('../bin/backup-all', import.meta.url).pathname;
 const say = (line = '') => process.stdout.write(`${line}\n`);

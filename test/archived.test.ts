@@ -9,7 +9,7 @@
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifySample } from '../src/commands/verify.js';
+import { verifySample } from '../src/restore/nightly-sample.js';
 import { loadConfig } from '../src/config.js';
 import type { BackupResult } from '../src/pipeline/backup-job.js';
 import { makeMasker } from '../src/util/mask.js';

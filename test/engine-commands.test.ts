@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Compression } from '../src/config.js';
 import type { Target } from '../src/engines/index.js';
 import { mariadb } from '../src/engines/mariadb.js';
-import { summarizeArchive, type ArchiveSummary } from '../src/engines/mongo-archive.js';
+import { summarizeArchive, type ArchiveSummary } from '../src/counts/mongo-archive-reader.js';
 import { mongodb } from '../src/engines/mongodb.js';
 import { BackupFailed } from '../src/errors.js';
 import { startCommand } from '../src/pipeline/command.js';

@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram } from '../src/cli.js';
+import { buildProgram } from '../src/commands/program.js';
 import { adminDbName, backupsRows, createAdminDb } from './helpers/admin-db.js';
 import { getRig } from './helpers/rig.js';
 import { expectNoSecrets, runCli, toolEnv, type CliResult } from './helpers/run-cli.js';

@@ -2,7 +2,7 @@
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../src/cli.js';
+import { buildProgram } from '../src/commands/program.js';
 import { BIN } from './helpers/run-cli.js';
 
 const BENCH = fileURLToPath(new URL('../bench/bench.ts', import.meta.url));

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { loadConfig } from '../src/config.js';
-import { verifySample } from '../src/commands/verify.js';
+import { verifySample } from '../src/restore/nightly-sample.js';
 import type { BackupResult } from '../src/pipeline/backup-job.js';
 import { makeMasker } from '../src/util/mask.js';
 import { fakeMongoSettingsPath } from './fixtures/fake-mongo.mjs';

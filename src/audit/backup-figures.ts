@@ -2,7 +2,7 @@
 // backup's manifest in S3: one small GET per container, a few at a time, within a deadline, so the audit (every
 // 15 min from cron) stays fast. A manifest that cannot be read leaves its container's figures out, never the audit.
 import type { Config } from '../config.js';
-import { runPool } from '../run.js';
+import { runPool } from '../util/pool.js';
 import { folderOfUrl } from '../storage/layout.js';
 import { readManifest } from '../storage/manifest.js';
 import { describeS3Error } from '../storage/s3-errors.js';

@@ -3,6 +3,7 @@
 // See admin-db.md, "The backups log, as the existing web UI and audit read it", and test/unit/audit.test.ts.
 import type { BackupLogRow } from '../admin-db/audit-queries.js';
 import type { Container, Frequency } from '../admin-db/container-info.js';
+import { firstLine } from '../util/format.js';
 import { acknowledgeCommand, flaggedChanges, standingFlag, type FlagRows } from '../watch/flags.js';
 
 export type AuditStatus =
@@ -151,11 +152,6 @@ export function pairAttempts(rows: readonly BackupLogRow[]): BackupAttempt[] {
 }
 
 const isFinished = (a: BackupAttempt): a is FinishedAttempt => a.endedAt !== undefined;
-
-/** First line of an err_msg, trimmed (the old code cut it to 100 characters; ours may carry a stderr tail). */
-export function firstLine(text: string): string {
-  return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim();
-}
 
 /** '<1 min', '45 min', '5 h 3 min', '3 d 4 h'. */
 export function formatAge(ms: number): string {

@@ -1,26 +1,22 @@
-// `backup-all verify [NAME…] [--sample N]` and the nightly sample (BACKUP_VERIFY_SAMPLE): test restores into scratch
-// databases on the verification servers, one action_log row ('verify') each. The sample rotates: the containers
-// verified longest ago (or never) go first, so over the nights every container gets its turn. A backup S3 has
-// archived (GLACIER, DEEP_ARCHIVE) is not read: the sample passes over it to the next, named ones need --thaw.
-import type { Logger } from 'pino';
-import type { AdminDb } from '../admin-db/pool.js';
+// `backup-all verify [NAME…] [--sample N]`: test restores into scratch databases on the verification servers, one
+// action_log row ('verify') each. The sample rotates: the containers verified longest ago (or never) go first. A
+// backup S3 has archived (GLACIER, DEEP_ARCHIVE) is not read: the sample passes over it, named ones need --thaw.
+// The nightly run's own sample is restore/nightly-sample.ts.
 import { activeContainers } from '../admin-db/queries.js';
 import { lastVerified } from '../admin-db/restore-queries.js';
 import type { Config } from '../config.js';
 import { findEngine, type Engine } from '../engines/index.js';
 import { postgres } from '../engines/postgres.js';
 import { BackupArchived, ConfigError, RestoreFailed } from '../errors.js';
-import type { BackupResult } from '../pipeline/backup-job.js';
-import { optionalAdminDb, recordAction } from '../restore/admin.js';
-import { backupLabel, engineOfObjects, findBackup, resolvedOwner, type BackupSource, type OwnerRequest } from '../restore/source.js';
+import { optionalAdminDb, recordAction } from '../restore/action-log.js';
+import { findBackup, type BackupSource, type OwnerRequest } from '../restore/source.js';
 import type { ThawOptions } from '../restore/thaw.js';
-import { canVerifyEngine, verifyBackup, type VerifyOutcome } from '../restore/verify.js';
-import { backupAccess } from '../storage/archive.js';
-import { ADMIN_DB_NAME, s3Url } from '../storage/layout.js';
-import { listFolder, type BackupFolder } from '../storage/listing.js';
+import { archivedLine, canVerifyEngine, outcomeLine, rotate, shellWord, verifyAndRecord, type VerifyOutcome } from '../restore/test-restore.js';
+import { restoreStepContext } from '../pipeline/restore-step.js';
+import { ADMIN_DB_NAME } from '../storage/layout.js';
 import { createS3Client } from '../storage/s3.js';
-import type { Masker } from '../util/mask.js';
-import { stepContext, thawWith, type CommandIo } from './restore.js';
+import { type CommandIo } from './context.js';
+import { thawWith } from './restore.js';
 
 export interface VerifyOptions {
   names: string[];
@@ -34,27 +30,6 @@ export interface VerifyOptions {
 }
 
 const canVerify = (config: Config, engine: Engine | undefined) => engine !== undefined && canVerifyEngine(config, engine.configKey);
-
-/** Least recently verified first (never verified before all), then by name: the rotation. Pure. */
-export function rotate<T extends { name: string }>(items: readonly T[], last: ReadonlyMap<string, Date>, n: number): T[] {
-  const time = (name: string) => last.get(name)?.getTime() ?? -Infinity;
-  return [...items].sort((a, b) => time(a.name) - time(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, n);
-}
-
-async function verifyAndRecord(config: Config, source: BackupSource, db: AdminDb | undefined, ctx: ReturnType<typeof stepContext>, io: { log: Logger; mask: Masker }): Promise<VerifyOutcome> {
-  const outcome = await verifyBackup(source, config, ctx);
-  io.log[outcome.status === 'failed' ? 'error' : 'info'](
-    { container: source.name, backupId: source.backupId, folder: source.folder.folderId, status: outcome.status, durationMs: outcome.durationMs },
-    `verify ${outcome.status}: ${outcome.summary}`,
-  );
-  if (outcome.status !== 'skipped') {
-    const description = `verify of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
-    await recordAction(db, { cId: source.cId, name: source.name, action: 'verify', description }, io);
-  }
-  return outcome;
-}
-
-export const outcomeLine = (o: VerifyOutcome) => `${o.status.toUpperCase().padEnd(7)} ${o.name} ${o.backupId}: ${o.summary}`;
 
 export async function runVerify(config: Config, opts: VerifyOptions, io: CommandIo): Promise<number> {
   if (!config.verify.postgresUrl && !config.verify.mariadbUrl) {
@@ -114,7 +89,7 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
         await recordAction(db, { cId: 'id' in request ? (request.id ?? null) : null, name, action: 'verify', description: `verify: FAILED: ${err.message}` }, io);
         continue;
       }
-      const outcome = await verifyAndRecord(config, source, db, stepContext(config, io, client), io);
+      const outcome = await verifyAndRecord(config, source, db, restoreStepContext(config, io, client), io);
       outcomes.push(outcome);
       io.print(outcomeLine(outcome));
     }
@@ -128,101 +103,5 @@ export async function runVerify(config: Config, opts: VerifyOptions, io: Command
   } finally {
     client.destroy();
     await db?.end().catch(() => {});
-  }
-}
-
-/** A backup just made, as a restore source (its objects are the ones the run uploaded). */
-function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefined {
-  if (r.objects.length === 0) return undefined;
-  const folderId = r.folder.split('/').at(-2) ?? '';
-  const folder: BackupFolder = {
-    folderId,
-    folder: r.folder,
-    legacy: false,
-    objects: r.objects.map((o) => ({ name: o.key.slice(r.folder.length), key: o.key, bytes: o.bytes })),
-    bytes: r.bytes,
-    ...(r.manifest ? { manifest: { name: r.manifest.key.slice(r.folder.length), ...r.manifest } } : {}),
-  };
-  return { ...resolvedOwner(r.owner), engine, folder, backupId: r.backupId, reason: "tonight's backup", manifestExpected: true };
-}
-
-/**
- * The nightly sample: verifies BACKUP_VERIFY_SAMPLE of the run's successful backups (rotating), records each in
- * action_log, and returns lines for the summary mail (none when the sample is 0). Never throws.
- */
-export async function verifySample(
-  config: Config,
-  results: readonly BackupResult[],
-  io: { log: Logger; mask: Masker; signal?: AbortSignal; db?: AdminDb },
-): Promise<string[]> {
-  const n = config.verify.sample;
-  if (n <= 0) return [];
-  const header = `Test restores (BACKUP_VERIFY_SAMPLE=${n})`;
-  const client = createS3Client(config.s3);
-  let db = io.db;
-  let ownDb = false;
-  try {
-    const candidates = results.flatMap((r) => {
-      if (!r.ok || r.objects.length === 0) return [];
-      const engine = engineOfObjects(r.objects.map((o) => o.key.split('/').pop() ?? ''));
-      const source = engine && canVerify(config, engine) ? sourceOfResult(r, engine) : undefined;
-      return source ? [source] : [];
-    });
-    if (candidates.length === 0) {
-      const why = config.verify.postgresUrl || config.verify.mariadbUrl ? 'no successful backup of an engine with a verification server' : 'no verification server configured';
-      return [`${header}: none (${why})`];
-    }
-    if (!db) {
-      db = await optionalAdminDb(config, io, false).catch(() => undefined);
-      ownDb = db !== undefined;
-    }
-    const last = db ? await lastVerified(db, candidates.map((c) => c.name)).catch(() => new Map<string, Date>()) : new Map<string, Date>();
-    const signal = io.signal ?? new AbortController().signal;
-    const ctxIo = { log: io.log, mask: io.mask, print: () => {}, signal };
-    const outcomes: VerifyOutcome[] = [];
-    const archived: string[] = [];
-    // In rotation order until n are verified, passing over backups S3 has archived (they cannot be read unthawed).
-    for (const source of rotate(candidates, last, candidates.length)) {
-      if (signal.aborted || outcomes.length >= n) break;
-      const archiveClass = await archivedNow(client, config.s3.bucket, source.folder, io.log);
-      if (archiveClass) {
-        const who = source.owner.kind === 'admin-db' ? '--admin-db' : shellWord(source.name);
-        archived.push(`  ARCHIVED ${source.name} ${source.backupId}: ${archivedLine(who, { folderId: source.folder.folderId, archiveClass })}`);
-        continue;
-      }
-      outcomes.push(await verifyAndRecord(config, source, db, stepContext(config, ctxIo, client), io));
-    }
-    const failed = outcomes.filter((o) => o.status === 'failed').length;
-    const skipped = archived.length ? `, ${archived.length} skipped: archived` : '';
-    return [`${header}: ${outcomes.length - failed} of ${outcomes.length} OK${failed ? `, ${failed} FAILED` : ''}${skipped}`, ...outcomes.map((o) => `  ${outcomeLine(o)}`), ...archived];
-  } catch (err) {
-    io.log.error({ err: io.mask((err as Error).message) }, 'the nightly test restores failed');
-    return [`${header}: could not run: ${io.mask((err as Error).message)}`];
-  } finally {
-    client.destroy();
-    if (ownDb) await db?.end().catch(() => {});
-  }
-}
-
-const shellWord = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
-
-/** `in GLACIER, not readable without a thaw (backup-all verify NAME --backup-id FOLDER --thaw)`. Pure. */
-function archivedLine(who: string, backup: { folderId: string; archiveClass?: string }): string {
-  return `in ${backup.archiveClass ?? 'an archive storage class'}, not readable without a thaw (backup-all verify ${who} --backup-id ${backup.folderId} --thaw)`;
-}
-
-/**
- * The archive class of a backup S3 has archived and that cannot be read now; undefined when it can be read (or when
- * its folder cannot be looked at: the verification then says what is wrong).
- */
-async function archivedNow(client: ReturnType<typeof createS3Client>, bucket: string, folder: BackupFolder, log: Logger): Promise<string | undefined> {
-  try {
-    const listed = await listFolder(client, bucket, folder.folder);
-    if (!listed) return undefined;
-    const access = await backupAccess(client, bucket, listed);
-    return access.readable ? undefined : access.archiveClass;
-  } catch (err) {
-    log.warn({ folder: folder.folder, err: (err as Error).message }, 'could not tell whether the backup is archived');
-    return undefined;
   }
 }

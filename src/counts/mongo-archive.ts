@@ -1,5 +1,5 @@
 // Documents per collection of a mongodump archive, as a row counter: `db.collection` → { db: { collection: n } }.
-import { MongoArchiveParser, type ArchiveSummary } from '../engines/mongo-archive.js';
+import { MongoArchiveParser, type ArchiveSummary } from './mongo-archive-reader.js';
 import type { StreamRowCounter } from './stream.js';
 import type { RowCounts } from './types.js';
 

@@ -3,7 +3,7 @@
 // run that never started or died half-way is noticed too. A ping that fails is logged and never fails the run.
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { exitCodeOf, type RunSummary } from '../summary.js';
+import { exitCodeOf, type RunSummary } from '../run/summary.js';
 import { makeMasker } from '../util/mask.js';
 import { buildSummaryMail } from './summary-mail.js';
 

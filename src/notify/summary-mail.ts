@@ -1,9 +1,9 @@
 // The summary mail, built from a RunSummary: failures first with their error, then suspicious changes of good
 // backups, then every backup with its size over the last good backups. Pure.
 import type { BackupResult } from '../pipeline/backup-job.js';
-import type { RunSummary } from '../summary.js';
-import { failedResults, failureCount, flaggedBackups } from '../summary.js';
-import { formatBytes, formatDuration } from '../util/duration.js';
+import type { RunSummary } from '../run/summary.js';
+import { failedResults, failureCount, flaggedBackups } from '../run/summary.js';
+import { formatBytes, formatDuration } from '../util/format.js';
 import type { Masker } from '../util/mask.js';
 import { describeChange } from '../watch/compare.js';
 import { acknowledgeCommand } from '../watch/flags.js';

@@ -3,7 +3,7 @@
 // SVG (Gmail) or do not draw it (Outlook's Word engine), block images and data: URLs by default, and run no script;
 // a table with bgcolor and height attributes is what all of them draw. Bars start from zero, so a backup half the
 // size is a bar half the height, and a day's jitter of a few percent does not look like a cliff. Pure.
-import { formatBytes } from '../util/duration.js';
+import { formatBytes } from '../util/format.js';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
 

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { pipeline, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
+import type { Config } from '../config.js';
 import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { LineFilter, RestoreStep } from '../engines/types.js';
@@ -28,6 +29,19 @@ export interface RestoreStepContext {
   deadline: number;
   progressIntervalMs: number;
   signal: AbortSignal;
+}
+
+/** The context of the restore steps of one command: the S3 client, the run's timeout and interrupt. */
+export function restoreStepContext(config: Config, io: { log: Logger; mask: Masker; signal: AbortSignal }, client: S3Client, mask: Masker = io.mask): RestoreStepContext {
+  return {
+    client,
+    bucket: config.s3.bucket,
+    mask,
+    log: io.log,
+    deadline: Date.now() + config.timeoutMs,
+    progressIntervalMs: config.progressIntervalMs,
+    signal: io.signal,
+  };
 }
 
 export interface RestoreStepResult {

@@ -11,7 +11,7 @@ import { s3Url } from '../storage/layout.js';
 import { CleanupFailed, describeLeftBehind, describeS3Error } from '../storage/s3-errors.js';
 import { uploadLeftOpen, uploadStream } from '../storage/multipart.js';
 import type { Masker } from '../util/mask.js';
-import { formatDuration } from '../util/duration.js';
+import { formatDuration } from '../util/format.js';
 import { startCommand, type RunningCommand } from './command.js';
 import { createCompressor, type Compressor } from './compress.js';
 import type { ByteSource, PipeReader } from './pipe-reader.js';

@@ -2,7 +2,7 @@
 // stops it; the plan's undo then drops what the restore created.
 import { renderCommand } from '../pipeline/command.js';
 import { streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
-import { formatBytes, formatDuration } from '../util/duration.js';
+import { formatBytes, formatDuration } from '../util/format.js';
 import type { RestorePlan } from './plan.js';
 import { objectRef, type BackupSource } from './source.js';
 

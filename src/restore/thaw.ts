@@ -17,7 +17,7 @@ import {
 import { s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
 import { describeS3Error, s3ErrorOf } from '../storage/s3-errors.js';
-import { formatDuration } from '../util/duration.js';
+import { formatDuration } from '../util/format.js';
 
 /** A backup that cannot be read now, as findBackup found it (before its manifest, which may be archived too). */
 export interface ArchivedBackup {

@@ -26,7 +26,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { formatBytes } from '../util/duration.js';
+import { formatBytes } from '../util/format.js';
 import { sseRequest, type Sse } from './s3.js';
 import { leftBehindOf, type LeftBehind } from './s3-errors.js';
 

@@ -3,7 +3,7 @@
 // operator: a table emptied by an application bug, the wrong database after a migration, a server restarted on a
 // fresh volume. Pure: manifests and sizes in, changes out.
 import type { Manifest } from '../storage/manifest.js';
-import { formatBytes } from '../util/duration.js';
+import { formatBytes } from '../util/format.js';
 import type { WatchSettings } from './settings.js';
 
 /** One database as a manifest tells it. */

@@ -7,7 +7,7 @@ import type { AdminDb } from '../admin-db/pool.js';
 import { containerData } from '../admin-db/watch-queries.js';
 import type { Config } from '../config.js';
 import type { BackupResult } from '../pipeline/backup-job.js';
-import { recordAction } from '../restore/admin.js';
+import { recordAction } from '../restore/action-log.js';
 import { ownerSegment, s3Url } from '../storage/layout.js';
 import { listBackupFolders } from '../storage/listing.js';
 import { readManifest } from '../storage/manifest.js';

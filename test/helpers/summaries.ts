@@ -1,6 +1,6 @@
 /** Run results and summaries built by hand, for the code that turns them into mails, pings and exit codes. */
 import type { BackupResult } from '../../src/pipeline/backup-job.js';
-import type { RunSummary } from '../../src/summary.js';
+import type { RunSummary } from '../../src/run/summary.js';
 
 /** A successful backup of container `name` (id 1) into bucket `bucket`; `over` changes any of it. */
 export function backupResult(name: string, over: Partial<BackupResult> = {}, bucket = 'bucket'): BackupResult {

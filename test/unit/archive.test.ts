@@ -4,7 +4,7 @@
 import { HeadObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { archiveNote, mergeBackups } from '../../src/commands/restore.js';
+import { archiveNote, mergeBackups } from '../../src/commands/list.js';
 import { BackupArchived, ConfigError, RestoreFailed } from '../../src/errors.js';
 import { archivedMessage, thawBackup, type ArchivedBackup } from '../../src/restore/thaw.js';
 import {

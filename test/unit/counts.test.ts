@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { CountingTap } from '../../src/counts/stream.js';
 import { archiveRowCounts, MongoArchiveCounter } from '../../src/counts/mongo-archive.js';
 import { archiveBuffer } from '../fixtures/mongo-archive-writer.mjs';
-import { compareRowCounts } from '../../src/restore/verify.js';
+import { compareRowCounts } from '../../src/restore/test-restore.js';
 import { manifestRows } from '../../src/storage/manifest.js';
 
 const sink = () => new Writable({ write: (_c, _e, done) => done() });

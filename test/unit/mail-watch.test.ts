@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { buildSummaryMail, summarySubject } from '../../src/notify/summary-mail.js';
 import { changeSince, htmlBars, sparkline } from '../../src/notify/trend-chart.js';
 import type { BackupResult } from '../../src/pipeline/backup-job.js';
-import { exitCodeOf, type RunSummary } from '../../src/summary.js';
+import { exitCodeOf, type RunSummary } from '../../src/run/summary.js';
 import type { BackupWatch } from '../../src/watch/watch-backups.js';
 import { backupResult, runSummary } from '../helpers/summaries.js';
 

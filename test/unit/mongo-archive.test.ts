@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ArchiveCorrupt, MongoArchiveParser, crc64Ecma, summarizeArchive, type ArchiveSummary } from '../../src/engines/mongo-archive.js';
+import { ArchiveCorrupt, MongoArchiveParser, crc64Ecma, summarizeArchive, type ArchiveSummary } from '../../src/counts/mongo-archive-reader.js';
 import { ARCHIVE_MAGIC, Double, TERMINATOR, archiveBuffer, crc64, encodeBson, type ArchiveNamespace } from '../fixtures/mongo-archive-writer.mjs';
 
 const docs = (n: number, collection: string) =>

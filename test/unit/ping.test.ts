@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pingFinish, pingStart } from '../../src/notify/ping.js';
 import { backupResult, runSummary } from '../helpers/summaries.js';
 import type { BackupResult } from '../../src/pipeline/backup-job.js';
-import type { RunSummary } from '../../src/summary.js';
+import type { RunSummary } from '../../src/run/summary.js';
 
 interface Hit {
   method: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Container, Frequency } from '../../src/admin-db/container-info.js';
-import { planRun, type PlanInput } from '../../src/plan.js';
+import { planRun, type PlanInput } from '../../src/run/plan.js';
 
 const c = (name: string, frequency: Frequency, extra: Partial<Container> = {}): Container => ({
   id: name.length,

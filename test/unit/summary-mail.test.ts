@@ -2,7 +2,7 @@
 // due containers nobody backed up, backups whose process died, and those another run backed up.
 import { describe, expect, it } from 'vitest';
 import { buildSummaryMail } from '../../src/notify/summary-mail.js';
-import { exitCodeOf } from '../../src/summary.js';
+import { exitCodeOf } from '../../src/run/summary.js';
 import { backupResult, runSummary } from '../helpers/summaries.js';
 
 const identity = (s: string) => s;

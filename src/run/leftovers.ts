@@ -5,17 +5,17 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
-import type { AdminDb } from './admin-db/pool.js';
-import { failedBackupUrls, openStarts, ownersWithLeftovers, type BackupRow, type RowOwner } from './admin-db/queries.js';
+import type { AdminDb } from '../admin-db/pool.js';
+import { failedBackupUrls, openStarts, ownersWithLeftovers, type BackupRow, type RowOwner } from '../admin-db/queries.js';
 import type { Claims } from './claims.js';
-import type { Config } from './config.js';
-import { removeStaleTempDirs } from './pipeline/command.js';
-import { ADMIN_DB_NAME, isFolderId, parseBackupKey, parseOwnerSegment, s3Url } from './storage/layout.js';
-import { listFolder, listOpenUploads, type OpenUpload } from './storage/listing.js';
-import { missingFromFolder, readManifest } from './storage/manifest.js';
-import { deleteObjects } from './storage/s3.js';
-import { CleanupFailed, describeLeftBehind, leftBehindOf, type LeftBehind } from './storage/s3-errors.js';
-import type { Masker } from './util/mask.js';
+import type { Config } from '../config.js';
+import { removeStaleTempDirs } from '../pipeline/command.js';
+import { ADMIN_DB_NAME, isFolderId, parseBackupKey, parseOwnerSegment, s3Url } from '../storage/layout.js';
+import { listFolder, listOpenUploads, type OpenUpload } from '../storage/listing.js';
+import { missingFromFolder, readManifest } from '../storage/manifest.js';
+import { deleteObjects } from '../storage/s3.js';
+import { CleanupFailed, describeLeftBehind, leftBehindOf, type LeftBehind } from '../storage/s3-errors.js';
+import type { Masker } from '../util/mask.js';
 
 /** A backup whose process died: its start row got an end row from a later run. */
 export interface AbandonedBackup {

@@ -1,30 +1,29 @@
-// The orchestrator, readable as the design: take the run lock → read the active containers → plan → back them up
-// with bounded concurrency, each claimed with its own lock → summarise → mail. cli.ts turns the summary into an
-// exit code.
+// The nightly story: take the run lock → read the active containers → plan → clear what earlier runs left → back them
+// up, a few at a time, each under its claim → compare with earlier backups → test-restore a sample → summarise → mail.
+// commands/backup.ts turns the summary into the --json line and the exit code.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { AdminLocks } from './admin-db/locks.js';
-import { connectAdminDb, type AdminDb } from './admin-db/pool.js';
-import { activeContainers, endedInRun, insertBackupRow, lastEndedSince, uniqueBackupId, type BackupRow } from './admin-db/queries.js';
+import { AdminLocks } from '../admin-db/locks.js';
+import { connectAdminDb, type AdminDb } from '../admin-db/pool.js';
+import { activeContainers, endedInRun, insertBackupRow, lastEndedSince, uniqueBackupId, type BackupRow } from '../admin-db/queries.js';
+import type { Config } from '../config.js';
+import { CannotStartError, ConfigError } from '../errors.js';
+import { mailCouldNotStart, mailSummary } from '../notify/deliver.js';
+import { pingFinish, pingStart } from '../notify/ping.js';
+import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from '../pipeline/backup-job.js';
+import { verifySample } from '../restore/nightly-sample.js';
+import { createS3Client } from '../storage/s3.js';
+import { formatDuration } from '../util/format.js';
+import type { Masker } from '../util/mask.js';
+import { runPool } from '../util/pool.js';
+import { formatBackupId } from '../util/time.js';
+import { watchBackups } from '../watch/watch-backups.js';
 import { Claims, rowOwner } from './claims.js';
+import { printPlan } from './dry-run.js';
+import { adminDbJob, containerJob } from './jobs.js';
 import { closeAbandoned, emptyLeftovers, mergeLeftovers, sweepLeftovers, type Leftovers, type LeftoversContext } from './leftovers.js';
-import type { Config } from './config.js';
-import { CannotStartError, ConfigError } from './errors.js';
-import { verifySample } from './commands/verify.js';
-import { sendMail } from './notify/email.js';
-import { pingFinish, pingStart } from './notify/ping.js';
-import { buildCouldNotStartMail, buildSummaryMail, type MailContent } from './notify/summary-mail.js';
-import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from './pipeline/backup-job.js';
-import { renderCommand } from './pipeline/command.js';
-import { adminDbJob, containerJob } from './pipeline/jobs.js';
 import { planRun, type BackupType, type RunKind } from './plan.js';
-import { backupFolder, newFolderId, ownerSegment } from './storage/layout.js';
-import { createS3Client } from './storage/s3.js';
 import type { RunSummary, SummaryKind } from './summary.js';
-import { formatDuration } from './util/duration.js';
-import type { Masker } from './util/mask.js';
-import { formatBackupId } from './util/time.js';
-import { watchBackups } from './watch/watch-backups.js';
 
 export interface RunOptions {
   kind: RunKind | 'admin-db';
@@ -253,67 +252,4 @@ export function rowRecorder(db: AdminDb, io: Pick<RunIo, 'log' | 'mask'>, proble
       problems.push(`backups row not written (${row.name} ${row.backupId} ${row.state}): ${io.mask((err as Error).message)}`);
     }
   };
-}
-
-/** Sends the summary; a mail that cannot go out is logged and becomes a run problem (exit 4), never a lost backup. */
-export async function mailSummary(config: Config, summary: RunSummary, io: Pick<RunIo, 'log' | 'mask'>): Promise<void> {
-  const problem = await deliver(config, buildSummaryMail(summary, io.mask), io);
-  if (problem) summary.problems.push(problem);
-}
-
-async function mailCouldNotStart(config: Config, kind: string, reason: string, io: Pick<RunIo, 'log' | 'mask'>): Promise<void> {
-  await deliver(config, buildCouldNotStartMail(kind, hostname(), reason, io.mask), io);
-}
-
-/** Sends one mail; returns what went wrong (already logged), or undefined when it went out. */
-async function deliver(config: Config, mail: MailContent, io: Pick<RunIo, 'log' | 'mask'>): Promise<string | undefined> {
-  if (!config.smtp) {
-    io.log.warn('SMTP_HOST is not set: the summary is not mailed');
-    return undefined;
-  }
-  try {
-    await sendMail(config.smtp, mail);
-    io.log.info({ to: config.smtp.to, subject: mail.subject }, 'mail sent');
-    return undefined;
-  } catch (err) {
-    const message = io.mask((err as Error).message);
-    io.log.error({ err: message }, 'could not send the summary mail');
-    return `summary mail not sent: ${message}`;
-  }
-}
-
-/** Runs fn over items, at most `limit` at a time, starting none after the signal fires. Results in start order. */
-export async function runPool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>, signal: AbortSignal): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  let started = 0;
-  const worker = async () => {
-    while (next < items.length && !signal.aborted) {
-      const index = next++;
-      started += 1;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results.slice(0, started);
-}
-
-async function printPlan(jobs: BackupJob[], skipped: Skipped, config: Config, io: RunIo): Promise<void> {
-  const now = new Date();
-  io.print(`Dry run: ${jobs.length} backups would run; nothing is dumped, uploaded or recorded.`);
-  for (const job of jobs) {
-    io.print(`\n${job.name} (${job.backupType})`);
-    try {
-      // Listing the databases is read-only; it makes the printed keys the real ones (but for the folder's random part).
-      const steps = await job.steps();
-      const folder = backupFolder(config.s3.prefix, ownerSegment(job.owner), newFolderId(now));
-      for (const step of steps) {
-        io.print(`  ${renderCommand(step.command, io.mask)}`);
-        io.print(`    → s3://${config.s3.bucket}/${folder}${step.objectName} (SSE ${config.s3.sse.mode}${step.compression !== 'none' ? `, ${step.compression}` : ''})`);
-      }
-    } catch (err) {
-      io.print(`  would fail: ${io.mask((err as Error).message)}`);
-    }
-  }
-  for (const s of skipped) io.print(`skipped ${s.name}: ${s.reason}`);
 }

@@ -1,6 +1,8 @@
 // A test restore: the backup goes into scratch databases on the verification server configured for its engine, is
 // counted (tables, rows per table, large objects), and the scratch databases are dropped whatever happened.
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
 import type { EngineKey } from '../engines/types.js';
 import { MARIADB_DUMP_COMPLETE, MARIADB_SYSTEM_DATABASES, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
@@ -11,11 +13,14 @@ import { MongoArchiveCounter } from '../counts/mongo-archive.js';
 import { archiveObjects } from '../engines/mongodb.js';
 import type { RowCounts } from '../counts/types.js';
 import { manifestRows } from '../storage/manifest.js';
-import { formatBytes, formatDuration } from '../util/duration.js';
+import { formatBytes, formatDuration } from '../util/format.js';
 import { mariadbDatabaseStats, mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
 import { pgCreateDatabase, pgDatabaseStats, pgDropDatabase, type DatabaseStats } from './postgres-server.js';
 import { backupLabel, databaseOf, loadManifest, objectRef, type BackupSource } from './source.js';
 import { verifyServer } from './target.js';
+import { recordAction } from './action-log.js';
+import { s3Url } from '../storage/layout.js';
+import type { Masker } from '../util/mask.js';
 
 export type VerifyStatus = 'ok' | 'failed' | 'skipped';
 
@@ -205,4 +210,34 @@ async function verifyMariadb(source: BackupSource, server: Server, stats: Databa
     }
   }
   return bytes;
+}
+
+/** Least recently verified first (never verified before all), then by name: the rotation. Pure. */
+export function rotate<T extends { name: string }>(items: readonly T[], last: ReadonlyMap<string, Date>, n: number): T[] {
+  const time = (name: string) => last.get(name)?.getTime() ?? -Infinity;
+  return [...items].sort((a, b) => time(a.name) - time(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, n);
+}
+
+/** A test restore, logged and recorded in action_log (a skipped one is not: nothing was verified). */
+export async function verifyAndRecord(config: Config, source: BackupSource, db: AdminDb | undefined, ctx: RestoreStepContext, io: { log: Logger; mask: Masker }): Promise<VerifyOutcome> {
+  const outcome = await verifyBackup(source, config, ctx);
+  io.log[outcome.status === 'failed' ? 'error' : 'info'](
+    { container: source.name, backupId: source.backupId, folder: source.folder.folderId, status: outcome.status, durationMs: outcome.durationMs },
+    `verify ${outcome.status}: ${outcome.summary}`,
+  );
+  if (outcome.status !== 'skipped') {
+    const description = `verify of backup ${backupLabel(source)} (${s3Url(config.s3.bucket, source.folder.folder)}): ${outcome.status.toUpperCase()}: ${outcome.summary}`;
+    await recordAction(db, { cId: source.cId, name: source.name, action: 'verify', description }, io);
+  }
+  return outcome;
+}
+
+export const outcomeLine = (o: VerifyOutcome) => `${o.status.toUpperCase().padEnd(7)} ${o.name} ${o.backupId}: ${o.summary}`;
+
+/** A word as the shell reads it back (quoted when it must be). */
+export const shellWord = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+/** `in GLACIER, not readable without a thaw (backup-all verify NAME --backup-id FOLDER --thaw)`. Pure. */
+export function archivedLine(who: string, backup: { folderId: string; archiveClass?: string }): string {
+  return `in ${backup.archiveClass ?? 'an archive storage class'}, not readable without a thaw (backup-all verify ${who} --backup-id ${backup.folderId} --thaw)`;
 }

@@ -1,5 +1,5 @@
 // Which containers to back up in this run: containers × today's weekday × flags. Pure; see test/plan.test.ts.
-import type { Container } from './admin-db/container-info.js';
+import type { Container } from '../admin-db/container-info.js';
 
 export type BackupType = 'Daily' | 'Weekly' | 'User' | 'Admin';
 export const BACKUP_TYPES: readonly BackupType[] = ['Daily', 'Weekly', 'User', 'Admin'];

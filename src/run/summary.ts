@@ -1,8 +1,8 @@
 // The value a run produces: what every mail, JSON output and exit code is computed from.
-import type { BackupResult } from './pipeline/backup-job.js';
+import type { BackupResult } from '../pipeline/backup-job.js';
 import type { AbandonedBackup, Leftovers } from './leftovers.js';
 import type { RunKind } from './plan.js';
-import type { BackupWatch } from './watch/watch-backups.js';
+import type { BackupWatch } from '../watch/watch-backups.js';
 
 export type SummaryKind = RunKind | 'admin-db';
 

@@ -226,7 +226,6 @@ class PlainArchive {
   private headerHave = 0;
   private docLeft = 0; // bytes of the current document still to come
   private docSize = 0;
-  private lastByte = 0;
   private blockStart = 0;
   private current: { name: string; ns: Namespace } | undefined; // the namespace of the open block
   private readonly namespaces = new Map<string, Namespace>();

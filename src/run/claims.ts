@@ -1,10 +1,10 @@
 // One process backs up an owner (a container, or the admin DB) at a time: it holds the owner's claim, an advisory
 // lock on the admin DB that vanishes with its process. What a run does when another process holds the claim.
 import type { Logger } from 'pino';
-import type { AdminLocks } from './admin-db/locks.js';
-import type { RowOwner } from './admin-db/queries.js';
-import type { Masker } from './util/mask.js';
-import { formatDuration } from './util/duration.js';
+import type { AdminLocks } from '../admin-db/locks.js';
+import type { RowOwner } from '../admin-db/queries.js';
+import type { Masker } from '../util/mask.js';
+import { formatDuration } from '../util/format.js';
 
 /** How a claim attempt ended. */
 export type Claim =

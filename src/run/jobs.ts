@@ -4,11 +4,11 @@ import type { Config } from '../config.js';
 import { findEngine, type DumpStep, type Engine, type Target } from '../engines/index.js';
 import { connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
-import type { BackupType } from '../plan.js';
+import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
-import { captureCommand, renderCommand } from './command.js';
-import type { BackupJob } from './backup-job.js';
+import { captureCommand, renderCommand } from '../pipeline/command.js';
+import type { BackupJob } from '../pipeline/backup-job.js';
 
 /** What a container resolves to: its engine and how to reach it, or why it cannot be backed up. */
 export function resolveTarget(container: Container, config: Config): { engine: Engine; target: Target } {
