@@ -151,6 +151,9 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
     stdin: child.stdin,
     finished,
     kill(reason: string) {
+      // Its output is not wanted any more. Left unread in its pipe (zstd -d's, when the restore tool failed), it would
+      // never end, and `finished`, which waits for that end, would never settle.
+      child.stdout?.destroy();
       if (killReason || child.exitCode !== null) return;
       killReason = reason;
       signalGroup('SIGTERM');
