@@ -3,6 +3,7 @@
 import { pipeline, type Writable } from 'node:stream';
 import { createGzip, constants } from 'node:zlib';
 import type { Compression } from '../config.js';
+import type { Command } from '../engines/types.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
 import { Meter } from './meter.js';
@@ -15,9 +16,15 @@ import type { ByteSource } from './pipe-reader.js';
 export const GZIP_LEVEL = 3;
 export const ZSTD_LEVEL = 3;
 
+/** The zstd program as the pipeline runs it: stdin to stdout. */
+export const ZSTD_ARGV: Command['argv'] = ['zstd', '-q', '-c', `-${ZSTD_LEVEL}`, '-T0'];
+
 export interface Compressor {
-  /** Where the dump's bytes go. */
-  input: Writable;
+  /**
+   * Where the dump's bytes go: a stream node writes them into, or (zstd with `fromPipe`) a pipe into zstd for the
+   * dump's stdout, to close once the dump has started.
+   */
+  input: { stream: Writable } | { pipe: { fd: number; close(): void } };
   /** The bytes to store: zstd's stdout read with reused memory, or a Meter after zlib (or after nothing). */
   output: ByteSource;
   /** Rejects if the compressor failed (zstd exiting ≠ 0). */
@@ -25,11 +32,16 @@ export interface Compressor {
   kill(reason: string): void;
 }
 
-export async function createCompressor(compression: Compression, mask: Masker): Promise<Compressor> {
+/**
+ * `fromPipe`: the dump's bytes need not pass through node (nothing counts them in the stream), so zstd reads them
+ * straight from the dump through a pipe of their own: node only reads what zstd writes. (gzip runs in node anyway.)
+ */
+export async function createCompressor(compression: Compression, mask: Masker, opts: { fromPipe?: boolean } = {}): Promise<Compressor> {
   if (compression === 'zstd') {
-    const zstd = await startCommand({ argv: ['zstd', '-q', '-c', `-${ZSTD_LEVEL}`, '-T0'] }, { mask, stdin: 'pipe', stdout: 'reader' });
-    if (!zstd.stdin) throw new Error('zstd has no stdin');
-    return { input: zstd.stdin, output: zstd.stdout, finished: zstd.finished, kill: zstd.kill };
+    const zstd = await startCommand({ argv: ZSTD_ARGV }, { mask, stdin: opts.fromPipe ? 'fifo' : 'pipe', stdout: 'reader' });
+    const input = zstd.stdinPipe ? { pipe: zstd.stdinPipe } : zstd.stdin ? { stream: zstd.stdin } : undefined;
+    if (!input) throw new Error('zstd has no stdin');
+    return { input, output: zstd.stdout, finished: zstd.finished, kill: zstd.kill };
   }
   const meter = new Meter();
   if (compression === 'gzip') {
@@ -37,7 +49,7 @@ export async function createCompressor(compression: Compression, mask: Masker): 
     pipeline(gzip, meter, () => {
       /* errors surface through the upload */
     });
-    return { input: gzip, output: meter, finished: Promise.resolve(), kill: () => {} };
+    return { input: { stream: gzip }, output: meter, finished: Promise.resolve(), kill: () => {} };
   }
-  return { input: meter, output: meter, finished: Promise.resolve(), kill: () => {} };
+  return { input: { stream: meter }, output: meter, finished: Promise.resolve(), kill: () => {} };
 }

@@ -1,6 +1,6 @@
 // One dump step: the dump's stdout → (counting taps) → (compression) → S3 multipart upload. Success means the dump exited 0,
 // the upload completed, and HeadObject shows the expected size and encryption. Anything else aborts the upload.
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { DumpStep } from '../engines/types.js';
@@ -14,7 +14,7 @@ import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/duration.js';
 import { startCommand, type RunningCommand } from './command.js';
 import { createCompressor, type Compressor } from './compress.js';
-import type { ByteSource, PipeReader } from './pipe-reader.js';
+import type { ByteSource } from './pipe-reader.js';
 import { startRowCounting, type RowCountResult } from './row-counting.js';
 
 const NO_COMPRESSOR: Pick<Compressor, 'finished' | 'kill'> = { finished: Promise.resolve(), kill: () => {} };
@@ -51,10 +51,11 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
   const what = step.command.argv[0];
   const counting = await startRowCounting(ctx.countRows ? step.rowCounting : undefined, step.command, ctx.log);
   // The stored bytes are read with reused memory (PipeReader) from the process that writes them: the dump itself
-  // when nothing happens in between (PostgreSQL), else zstd. Counting taps and gzip run in node, on streams. The
-  // globals (a few KiB) are read as a stream too: for them the FIFO's mkfifo process (~5 ms) is not worth it.
+  // when nothing happens in between, else zstd. zstd reads the dump straight from a pipe when nothing counts rows in
+  // the stream (PostgreSQL counts in its snapshot); counting taps and gzip run in node, on streams. The globals (a
+  // few KiB) are read as a stream too: for them the FIFO's mkfifo process (~5 ms) is not worth it.
   const direct = step.compression === 'none' && counting.taps.length === 0 && !step.small;
-  let dump: RunningCommand<Readable> | RunningCommand<PipeReader>;
+  let dump: Pick<RunningCommand<unknown>, 'finished' | 'kill'>;
   let output: ByteSource;
   let compressor: Pick<Compressor, 'finished' | 'kill'> = NO_COMPRESSOR;
   try {
@@ -64,17 +65,23 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       output = dumpToReader.stdout;
     } else {
       // The compressor first: the dump's stdout must be connected the moment the dump starts (command.ts).
-      const compressing = await createCompressor(step.compression, ctx.mask);
+      const compressing = await createCompressor(step.compression, ctx.mask, { fromPipe: counting.taps.length === 0 });
       compressor = compressing;
       output = compressing.output;
-      const dumpToStream = await startCommand(counting.command, { mask: ctx.mask, what }).catch((err: unknown) => {
+      const { input } = compressing;
+      const starting = 'pipe' in input
+        ? startCommand(counting.command, { mask: ctx.mask, what, stdout: { fd: input.pipe.fd } }).finally(input.pipe.close)
+        : startCommand(counting.command, { mask: ctx.mask, what });
+      const dumping = await starting.catch((err: unknown) => {
         compressing.kill('was stopped: the dump could not start');
         throw err;
       });
-      dump = dumpToStream;
-      pipeline([dumpToStream.stdout, ...counting.taps, compressing.input], () => {
-        /* errors surface through the upload and the exit codes */
-      });
+      dump = dumping;
+      if ('stream' in input && dumping.stdout) {
+        pipeline([dumping.stdout, ...counting.taps, input.stream], () => {
+          /* errors surface through the upload and the exit codes */
+        });
+      }
     }
   } catch (err) {
     await counting.abort();
