@@ -113,8 +113,8 @@ async function backupAction(names: string[], raw: unknown, adminDbOnly = false):
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.stallTimeout ? { stallTimeoutMs: flags.stallTimeout } : {}),
-    // --compress overrides BACKUP_COMPRESS_MARIADB/MONGODB for this run; PostgreSQL's -Fc compresses itself.
-    ...(flags.compress ? { compression: { ...ctx.config.compression, mariadb: flags.compress, mongodb: flags.compress } } : {}),
+    // --compress overrides BACKUP_COMPRESS_POSTGRES/MARIADB/MONGODB for this run.
+    ...(flags.compress ? { compression: { postgres: flags.compress, mariadb: flags.compress, mongodb: flags.compress } } : {}),
   };
   const signal = interruptSignal(ctx.log);
   const summary = await runBackups(
@@ -162,7 +162,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'containers backed up at the same time (default BACKUP_CONCURRENCY or 2)')
     .option('--timeout <duration>', 'kill a backup running longer than this (default BACKUP_TIMEOUT or 12h)')
     .option('--stall-timeout <duration>', 'kill a dump that writes nothing for this long (default BACKUP_STALL_TIMEOUT or 10m)')
-    .addOption(new Option('--compress <mode>', 'stream compression of SQL and archive dumps for this run').choices(['none', 'gzip', 'zstd']))
+    .addOption(new Option('--compress <mode>', 'compression of every dump of this run (PostgreSQL, MariaDB, MongoDB)').choices(['none', 'gzip', 'zstd']))
     .option('--worker', 'one of several processes (hosts) sharing this run: claim containers one by one, no run lock')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .addOption(envFileOption())
