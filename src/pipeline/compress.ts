@@ -1,5 +1,6 @@
 // Optional stream compression between the dump and the upload. gzip runs in zlib (libuv thread pool, off the
-// event loop); zstd runs the zstd program, since Node 20's zlib has no zstd.
+// event loop); zstd runs the zstd program, on every core, which can read the dump straight from a pipe (node then
+// handles only the compressed bytes).
 import { pipeline, type Writable } from 'node:stream';
 import { createGzip, constants } from 'node:zlib';
 import type { Compression } from '../config.js';
@@ -10,11 +11,13 @@ import { Meter } from './meter.js';
 import type { ByteSource } from './pipe-reader.js';
 
 /**
- * gzip level 3; zstd level 3 on all cores (-T0). On the benchmark's SQL dump zstd stores a little less than gzip at
- * 1.7x the backup speed and about half the CPU (BENCHMARKS.md, 'Compression default').
+ * gzip level 3; zstd level 2 on all cores (-T0). On the benchmark's SQL dump zstd stores a little less than gzip at
+ * 1.7x the backup speed and about half the CPU (BENCHMARKS.md, 'Compression default'). Level 2, measured on the shop
+ * data (PostgreSQL's pg_dump -Fc -Z0 and MariaDB's SQL): 2.5-3% more bytes than level 3 for a third less CPU; level 1
+ * stores 10% more than pg_dump's own zlib (BENCHMARKS.md, 'PostgreSQL compression').
  */
 export const GZIP_LEVEL = 3;
-export const ZSTD_LEVEL = 3;
+export const ZSTD_LEVEL = 2;
 
 /** The zstd program as the pipeline runs it: stdin to stdout. */
 export const ZSTD_ARGV: Command['argv'] = ['zstd', '-q', '-c', `-${ZSTD_LEVEL}`, '-T0'];
