@@ -57,14 +57,15 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
-const compression = (fallback: 'none' | 'gzip' | 'zstd') =>
+const compression = <const T extends readonly [string, ...string[]]>(fallback: T[number], choices: T) =>
   z
     .string()
     .trim()
     .toLowerCase()
     .optional()
     .transform((v) => (v === undefined || v === '' ? fallback : v))
-    .pipe(z.enum(['none', 'gzip', 'zstd'], { message: "expected one of none, gzip, zstd" }));
+    .pipe(z.enum(choices, { message: `expected one of ${choices.join(', ')}` }));
+const STREAM_COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
 /** A BACKUP_WATCH_* setting: parsed as the same setting in a container's Info.labels is (watch/settings.ts). */
 const watchSetting = <K extends keyof WatchSettings>(key: K) =>
@@ -174,8 +175,11 @@ const envSchema = z
     BACKUP_MONGODB_USER: z.string().trim().optional().transform((v) => v || 'dbaas'),
     BACKUP_MONGODB_PASSWORD: optionalText,
     // zstd: on the benchmark faster than no compression (fewer bytes to send) at 41% of the size; gzip costs 3x the CPU.
-    BACKUP_COMPRESS_MARIADB: compression('zstd'),
-    BACKUP_COMPRESS_MONGODB: compression('zstd'),
+    BACKUP_COMPRESS_MARIADB: compression('zstd', STREAM_COMPRESSIONS),
+    BACKUP_COMPRESS_MONGODB: compression('zstd', STREAM_COMPRESSIONS),
+    // PostgreSQL: pg_dump -Fc -Z0 through zstd stores about as much as pg_dump's own zlib at a fraction of its CPU
+    // (BENCHMARKS.md); 'pgdump' keeps pg_dump -Fc's zlib and a plain .dump.
+    BACKUP_COMPRESS_POSTGRES: compression('zstd', [...STREAM_COMPRESSIONS, 'pgdump'] as const),
     SMTP_HOST: optionalText,
     SMTP_PORT: int(25, 1, 65535),
     SMTP_SECURE: bool(false),
@@ -291,7 +295,10 @@ const envSchema = z
     }
   });
 
+/** A stream compression the pipeline applies (and restore undoes) by the object name's suffix. */
 export type Compression = 'none' | 'gzip' | 'zstd';
+/** PostgreSQL's setting: a stream compression of `pg_dump -Fc -Z0`, or 'pgdump': pg_dump's own zlib, a plain `.dump`. */
+export type PostgresCompression = Compression | 'pgdump';
 
 export interface Config {
   adminDbUrl: string;
@@ -315,8 +322,8 @@ export interface Config {
     mariadb: { user: string; password?: string };
     mongodb: { user: string; password?: string };
   };
-  /** Stream compression per engine; PostgreSQL's custom format is compressed by pg_dump itself. */
-  compression: { postgres: Compression; mariadb: Compression; mongodb: Compression };
+  /** Compression per engine (BACKUP_COMPRESS_*; --compress sets all three for a run). */
+  compression: { postgres: PostgresCompression; mariadb: Compression; mongodb: Compression };
   smtp?: {
     host: string;
     port: number;
@@ -489,7 +496,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       mariadb: { user: e.BACKUP_MARIADB_USER, ...(e.BACKUP_MARIADB_PASSWORD ? { password: e.BACKUP_MARIADB_PASSWORD } : {}) },
       mongodb: { user: e.BACKUP_MONGODB_USER, ...(e.BACKUP_MONGODB_PASSWORD ? { password: e.BACKUP_MONGODB_PASSWORD } : {}) },
     },
-    compression: { postgres: 'none', mariadb: e.BACKUP_COMPRESS_MARIADB, mongodb: e.BACKUP_COMPRESS_MONGODB },
+    compression: { postgres: e.BACKUP_COMPRESS_POSTGRES, mariadb: e.BACKUP_COMPRESS_MARIADB, mongodb: e.BACKUP_COMPRESS_MONGODB },
     ...(smtp ? { smtp } : {}),
     weeklyDay: e.BACKUP_WEEKLY_DAY,
     weeklySeparateRun: e.BACKUP_WEEKLY_SEPARATE_RUN,

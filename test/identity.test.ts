@@ -64,8 +64,8 @@ const listJson = async (env: Record<string, string>, args: string[]) => {
   return JSON.parse(run.stdout.trim()) as { id: number | null; backups: { backupId: string; folderId: string; status: string; objects: { name: string; key: string }[] }[] };
 };
 const objectsOf = (doc: Awaited<ReturnType<typeof listJson>>) => doc.backups.map((b) => b.objects.map((o) => o.name).sort());
-const PG_A = ['blog.dump', 'globals.sql', 'shop.dump'];
-const PG_B = ['globals.sql', 'inventory.dump'];
+const PG_A = ['blog.dump.zst', 'globals.sql', 'shop.dump.zst'];
+const PG_B = ['globals.sql', 'inventory.dump.zst'];
 const whoami = async (server: PgServer, db: string) => (await server.query<{ db: string }>(db, 'SELECT db FROM whoami'))[0]?.db;
 
 describe('names that cleaned to one folder, all backed up in the same instant', () => {
@@ -143,7 +143,7 @@ describe('names that cleaned to one folder, all backed up in the same instant', 
 
   it('databases whose names differ only in an accent are two objects, and come back by their real names', async () => {
     const doc = await listJson(env, ['unicode-box']);
-    expect(objectsOf(doc)).toEqual([['=C3=9Cn=C3=AFcode=20db.dump', 'caf=C3=A9.dump', 'cafe.dump', 'globals.sql']]);
+    expect(objectsOf(doc)).toEqual([['=C3=9Cn=C3=AFcode=20db.dump.zst', 'caf=C3=A9.dump.zst', 'cafe.dump.zst', 'globals.sql']]);
     for (const db of ['cafe', 'café']) {
       const copy = `copy_${db === 'cafe' ? 'plain' : 'accent'}`;
       const one = await runCli(['restore', 'unicode-box', '--database', db, '--to', `postgresql://127.0.0.1:${dst.port}/${copy}`], env);

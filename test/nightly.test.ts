@@ -13,6 +13,9 @@ import { freePort } from './rig/ports.js';
 import { RIG_PASSWORDS, scratchDir } from './rig/index.js';
 import { tableFingerprint } from './rig/seed.js';
 import { startPostgres, withPgClient, type PgServer } from './rig/postgres.js';
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
 
 const rig = getRig();
 const s3 = s3Client(rig.moto.endpoint);
@@ -84,10 +87,11 @@ describe('the nightly run', () => {
     expect([...segments].sort()).toEqual(['_admin-db', 'alpha.1', 'bravo.2', 'foxtrot.6']);
     const alpha = keys.filter((k) => k.startsWith('mydb/alpha.1/')).map((k) => k.split('/').slice(2).join('/').replace(/^[^/]+\//, ''));
     // Each backup's manifest.json comes last (identity, sizes, SHA-256s, row counts).
-    expect(alpha.sort()).toEqual(['blog.dump', 'globals.sql', 'manifest.json', 'shop.dump']);
+    // PostgreSQL databases: pg_dump -Fc -Z0 through zstd (BACKUP_COMPRESS_POSTGRES, default zstd).
+    expect(alpha.sort()).toEqual(['blog.dump.zst', 'globals.sql', 'manifest.json', 'shop.dump.zst']);
     expect(keys.filter((k) => k.startsWith('mydb/bravo.2/')).map((k) => k.split('/').pop()).sort()).toEqual([
       'globals.sql',
-      'inventory.dump',
+      'inventory.dump.zst',
       'manifest.json',
     ]);
   });
@@ -101,15 +105,15 @@ describe('the nightly run', () => {
     expect(await listMultipartUploads(s3, bucket)).toEqual([]);
   });
 
-  it('writes objects that restore into fresh databases with the same rows', async () => {
+  it('writes objects that restore into fresh databases with the same rows (zstd -dc | pg_restore, as by hand)', async () => {
     const key = (object: string) => keys.find((k) => k.startsWith(`mydb/${object.split('/')[0]}.`) && k.endsWith(`/${object.split('/')[1]}`))!;
     // Roles from the globals first, then each database under its own name.
     await applyGlobals(s3, bucket, key('alpha/globals.sql'), restoreServer);
     await applyGlobals(s3, bucket, key('bravo/globals.sql'), restoreServer);
     for (const [object, source, db] of [
-      ['alpha/shop.dump', rig.pgA, 'shop'],
-      ['alpha/blog.dump', rig.pgA, 'blog'],
-      ['bravo/inventory.dump', rig.pgB, 'inventory'],
+      ['alpha/shop.dump.zst', rig.pgA, 'shop'],
+      ['alpha/blog.dump.zst', rig.pgA, 'blog'],
+      ['bravo/inventory.dump.zst', rig.pgB, 'inventory'],
     ] as const) {
       await restorePgDump(s3, bucket, key(object), restoreServer, db);
       const before = await tableFingerprint(source, db);
@@ -247,7 +251,7 @@ describe('named, on-demand and dry runs', () => {
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!);
     expect(result).toMatchObject({ ok: true, backups: [{ name: 'gamma', backupType: 'User', ok: true }] });
-    expect(result.backups[0].objects.map((o: { key: string }) => o.key.split('/').pop()).sort()).toEqual(['globals.sql', 'inventory.dump']);
+    expect(result.backups[0].objects.map((o: { key: string }) => o.key.split('/').pop()).sort()).toEqual(['globals.sql', 'inventory.dump.zst']);
     expect((await backupsRows(s.adminUrl)).map((r) => r.backup_type)).toEqual(['User', 'User']);
   });
 
@@ -268,10 +272,15 @@ describe('named, on-demand and dry runs', () => {
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain('Dry run: 3 backups would run');
     expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/_admin-db/[^/]+/${s.dbName}.dump \\(SSE AES256\\)`));
-    expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha\\.1/[^/]+/shop.dump \\(SSE AES256\\)`));
+    expect(run.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha\\.1/[^/]+/shop\\.dump\\.zst \\(SSE AES256, zstd\\)`));
+    expect(run.stdout).toContain('pg_dump -Fc -Z0 --no-password');
     expect(run.stdout).toContain('PGPASSWORD=***');
     expect(run.stdout).toContain("would fail: container odd: unknown dbengine 'Oracle'");
     expectNoSecrets('dry-run output', run.stdout);
+    // --compress sets this run's compression for PostgreSQL too; the admin DB keeps pg_dump's own.
+    const gzip = await runCli(['--dry-run', '--compress', 'gzip'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket }));
+    expect(gzip.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/alpha\\.1/[^/]+/shop\\.dump\\.gz \\(SSE AES256, gzip\\)`));
+    expect(gzip.stdout).toMatch(new RegExp(`s3://${s.bucket}/mydb/_admin-db/[^/]+/${s.dbName}.dump \\(SSE AES256\\)`));
     expect(await backupsRows(s.adminUrl)).toEqual([]);
     expect(await listKeys(s3, s.bucket, '')).toEqual([]);
   });
@@ -298,6 +307,25 @@ describe('check and SSE-KMS', () => {
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toMatch(/FAIL {2}SMTP 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     expectNoSecrets('check output', good.stdout + bad.stdout);
+  });
+
+  it('`check` fails when zstd, the PostgreSQL compression, is not on PATH; with pg_dump\'s own compression it needs none', async () => {
+    const s = await scenario('checkpath', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);
+    // A PATH with PostgreSQL's client tools and nothing else.
+    const bin = await scratchDir(rig.baseDir, 'no-zstd-bin');
+    for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore']) {
+      const { stdout } = await execa('sh', ['-c', `command -v ${tool}`]);
+      await symlink(stdout.trim(), join(bin, tool));
+    }
+    const env = toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink, extra: { PATH: bin } });
+    const missing = await runCli(['check'], env);
+    expect(missing.exitCode, missing.stdout).toBe(1);
+    expect(missing.stdout).toContain('FAIL  zstd not found on PATH: Postgres backups are compressed with zstd (BACKUP_COMPRESS_POSTGRES); install it or set gzip or pgdump');
+    expect(missing.stdout).toContain('1 problem(s) found');
+    const pgdump = await runCli(['check'], { ...env, BACKUP_COMPRESS_POSTGRES: 'pgdump' });
+    expect(pgdump.exitCode, pgdump.stdout).toBe(0);
+    expect(pgdump.stdout).not.toMatch(/zstd (not )?found/);
+    expect(pgdump.stdout).toContain('all checks passed');
   });
 
   it('BACKUP_SSE=aws:kms stores objects under the configured KMS key and verifies it', async () => {

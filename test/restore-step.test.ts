@@ -51,6 +51,14 @@ const SQL = Buffer.from(
   Array.from({ length: 30_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'ünïcødé ${'x'.repeat(i % 80)}');`).join('\n') + '\n-- Dump completed on 2025-03-01\n',
 );
 const zstd = (data: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
+/** 13 MiB that compress little (hex of SHA-256s): a zstd object of ~7 MiB, more than the pipes between S3 and zstd hold. */
+const BIG = Buffer.from(Array.from({ length: 200_000 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')).join('\n'));
+/** `data` with 64 bytes from `at` changed. */
+const damaged = (data: Buffer, at: number) => {
+  const copy = Buffer.from(data);
+  for (let i = at; i < at + 64; i += 1) copy[i] = copy[i]! ^ 0x5a;
+  return copy;
+};
 
 beforeAll(async () => {
   bucket = await createBucket(s3, uniqueBucketName('restorestep'));
@@ -87,6 +95,8 @@ describe('streamObjectToCommand', () => {
     ['garbage as gzip', 'junk.sql.gz', () => Buffer.from('not gzip at all'.repeat(100)), /junk\.sql\.gz is corrupt or truncated: it does not decompress \(incorrect header check\)/],
     ['truncated zstd', 'cut.sql.zst', () => zstd(SQL).subarray(0, 40_000), /cut\.sql\.zst is corrupt or truncated: .*zstd -d exited with code 1/],
     ['garbage as zstd', 'junk.sql.zst', () => Buffer.from('not zstd'.repeat(1000)), /junk\.sql\.zst is corrupt or truncated: .*zstd -d exited with code 1/],
+    // zstd stops at the damage while the rest of the object is still arriving: the download must stop too.
+    ['zstd damaged in its first block', 'bad.sql.zst', () => damaged(zstd(BIG), 2000), /bad\.sql\.zst is corrupt or truncated: .*zstd -d exited with code 1/],
   ])('%s: fails as corrupt, and the command is stopped before it reads an end', async (_label, name, make, message) => {
     await put(`bad/${name}`, make());
     // The stand-in notes whether it saw its input end; a killed one never writes the note.
@@ -116,6 +126,18 @@ describe('streamObjectToCommand', () => {
     expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/early\/x\.sql: sh exited with code 3: FATAL: password \*\*\* rejected/);
     expect(err!.message).not.toContain('hunter2');
   });
+
+  it('the command failing early on a zstd object: its error, and nothing left waiting on zstd\'s unread output', async () => {
+    // A few KiB that zstd makes 32 MiB of: all of it is in zstd before the command stops reading, and zstd's output
+    // the command never read stays in zstd's pipe, whose stream would then never end, nor the restore.
+    await put('early/x.sql.zst', zstd(Buffer.alloc(32 * 1024 * 1024, 'INSERT INTO t VALUES (1);\n')));
+    const started = Date.now();
+    const err = await failure(
+      streamObjectToCommand(step('x.sql.zst', { argv: ['sh', '-c', 'head -c 1000 >/dev/null; echo "ERROR 1064: syntax" >&2; exit 1'] }), { key: 'early/x.sql.zst' }, ctx()),
+    );
+    expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/early\/x\.sql\.zst: sh exited with code 1: ERROR 1064: syntax/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
 
   it('the command exiting 0 without reading everything is a failure too', async () => {
     await put('quits/x.sql', SQL);

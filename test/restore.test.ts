@@ -77,6 +77,8 @@ let env: Record<string, string>;
 let backup: CliResult;
 let pgBackupId: string;
 let pgFolder: string; // mydb/app_main.1/{folder id}/
+/** The same container backed up before, as the tool did before zstd (BACKUP_COMPRESS_POSTGRES=pgdump): `{db}.dump`. */
+let pgdumpBackup: { backupId: string; folder: string };
 let mariaBackupId: string;
 let mariaFolder: string;
 let mongoPort: number;
@@ -130,6 +132,8 @@ beforeAll(async () => {
       BACKUP_VERIFY_SAMPLE: '1',
     },
   });
+  const old = await cli(['--type', 'Admin', '--json', PG], { BACKUP_COMPRESS_POSTGRES: 'pgdump' });
+  pgdumpBackup = JSON.parse(old.stdout.trim().split('\n').pop()!).backups[0];
   backup = await cli(['--type', 'Admin', '--json', PG, MARIA]);
   const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!);
   const made = (name: string) => summary.backups.find((b: { name: string }) => b.name === name);
@@ -143,10 +147,16 @@ afterAll(async () => {
 });
 
 describe('PostgreSQL: restore', () => {
-  it('backs up the container first (both databases, the globals)', async () => {
+  it('backs up the container first (both databases, the globals): pg_dump -Fc -Z0 through zstd, or pg_dump\'s own zlib', async () => {
     expect(backup.exitCode, backup.stdout + backup.stderr).toBe(0);
     expect(pgFolder).toMatch(new RegExp(`^mydb/${PG}\\.1/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}/$`));
-    expect((await listKeys(s3, bucket, `mydb/${PG}.1/`)).map((k) => k.split('/').pop())).toEqual(['globals.sql', 'manifest.json', 'mixed.dump', 'shop.dump']);
+    expect((await listKeys(s3, bucket, pgFolder)).map((k) => k.split('/').pop())).toEqual(['globals.sql', 'manifest.json', 'mixed.dump.zst', 'shop.dump.zst']);
+    expect((await listKeys(s3, bucket, pgdumpBackup.folder)).map((k) => k.split('/').pop())).toEqual(['globals.sql', 'manifest.json', 'mixed.dump', 'shop.dump']);
+    // What each object is: a zstd frame of an uncompressed custom-format archive, or pg_dump's own (zlib inside).
+    const zst = await getObjectBuffer(s3, bucket, `${pgFolder}mixed.dump.zst`);
+    expect(zst.subarray(0, 4).toString('hex')).toBe('28b52ffd');
+    const plain = await getObjectBuffer(s3, bucket, `${pgdumpBackup.folder}mixed.dump`);
+    expect(plain.subarray(0, 5).toString('latin1')).toBe('PGDMP');
   });
 
   it('writes a manifest last: every object with its size and SHA-256, and the rows per table counted in the dump\'s snapshot', async () => {
@@ -163,15 +173,15 @@ describe('PostgreSQL: restore', () => {
     });
     expect(manifest.objects.map((o: { name: string; database?: string }) => [o.name, o.database])).toEqual([
       ['globals.sql', undefined],
-      ['mixed.dump', 'mixed'],
-      ['shop.dump', 'shop'],
+      ['mixed.dump.zst', 'mixed'],
+      ['shop.dump.zst', 'shop'],
     ]);
     for (const o of manifest.objects as { name: string; bytes: number; sha256: string }[]) {
       const body = await getObjectBuffer(s3, bucket, folder + o.name);
       expect(o.bytes).toBe(body.length);
       expect(o.sha256).toBe(createHash('sha256').update(body).digest('hex'));
     }
-    const shop = manifest.objects.find((o: { name: string }) => o.name === 'shop.dump');
+    const shop = manifest.objects.find((o: { name: string }) => o.name === 'shop.dump.zst');
     const counted = await withPgClient(src.url('shop'), async (c) => {
       const tables = (await c.query<{ t: string }>(`SELECT format('%I.%I', schemaname, relname) AS t FROM pg_stat_user_tables`)).rows;
       const out: Record<string, number> = {};
@@ -282,12 +292,15 @@ describe('PostgreSQL: restore', () => {
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toContain(`Backups of ${PG} (id 1, Postgres) in s3://${bucket}/mydb/${PG}.1/, newest first:`);
     expect(text.stdout).toMatch(new RegExp(`${pgBackupId}\\s+Admin\\s+OK\\s+[\\d.]+ (KiB|MiB).*${pgFolder.split('/')[2]}`));
-    expect(text.stdout).toMatch(/mixed\.dump\s+[\d.]+ (KiB|MiB)/);
+    expect(text.stdout).toMatch(/mixed\.dump\.zst\s+[\d.]+ (KiB|MiB)/);
+    expect(text.stdout).toMatch(/mixed\.dump\s+[\d.]+ (KiB|MiB)/); // the older, pg_dump-compressed backup
     const json = await cli(['list', PG, '--json']);
     const doc = JSON.parse(json.stdout.trim());
     expect(doc).toMatchObject({ name: PG, id: 1, engine: 'Postgres', backupsLogRead: true });
     expect(doc.backups[0]).toMatchObject({ backupId: pgBackupId, folderId: pgFolder.split('/')[2], status: 'ok', inS3: true, backupType: 'Admin' });
-    expect(doc.backups[0].objects.map((o: { name: string }) => o.name)).toEqual(['globals.sql', 'mixed.dump', 'shop.dump']);
+    expect(doc.backups[0].objects.map((o: { name: string }) => o.name)).toEqual(['globals.sql', 'mixed.dump.zst', 'shop.dump.zst']);
+    expect(doc.backups[1]).toMatchObject({ backupId: pgdumpBackup.backupId, status: 'ok' });
+    expect(doc.backups[1].objects.map((o: { name: string }) => o.name)).toEqual(['globals.sql', 'mixed.dump', 'shop.dump']);
     expect(doc.backups[0].objects.every((o: { bytes: number }) => o.bytes > 0)).toBe(true);
   });
 });
@@ -308,12 +321,20 @@ async function fakeBackup(folder: string, owner: { id: number; name: string; eng
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}manifest.json`, Body: JSON.stringify(manifest), ServerSideEncryption: 'AES256' }));
 }
 
-const FAKE = { garbage: '20990101T000000.000Z-000001', truncated: '20990102T000000.000Z-000002', globalsCut: '20990103T000000.000Z-000003' };
+const FAKE = {
+  garbage: '20990101T000000.000Z-000001',
+  truncated: '20990102T000000.000Z-000002',
+  globalsCut: '20990103T000000.000Z-000003',
+  zstTruncated: '20990104T000000.000Z-000004',
+  zstCorrupt: '20990105T000000.000Z-000005',
+};
 
 describe('PostgreSQL: broken objects fail loudly and leave the target as it was', () => {
   const folder = (id: string) => `mydb/${PG}.1/${id}/`;
   const pgOwner = () => ({ id: 1, name: PG, engine: 'Postgres', port: src.port });
   const realObject = (name: string) => getObjectBuffer(s3, bucket, pgFolder + name);
+  const pgdumpObject = (name: string) => getObjectBuffer(s3, bucket, pgdumpBackup.folder + name);
+  const scratchLeft = async () => (await databases(dst)).filter((d) => d.startsWith('mydbverify_'));
 
   it('garbage instead of a dump: pg_restore refuses it, the (empty) target database stays empty', async () => {
     await fakeBackup(folder(FAKE.garbage), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump': Buffer.from('this is not a pg_dump archive\n'.repeat(2000)) });
@@ -327,7 +348,7 @@ describe('PostgreSQL: broken objects fail loudly and leave the target as it was'
   });
 
   it('a truncated dump: the single transaction rolls back; a database the restore created is dropped again', async () => {
-    const dump = await realObject('mixed.dump');
+    const dump = await pgdumpObject('mixed.dump');
     await fakeBackup(folder(FAKE.truncated), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump': dump.subarray(0, Math.floor(dump.length * 0.6)) });
     await createDb(dst, 'trunc_existing');
     const into = await cli(['restore', PG, '--backup-id', FAKE.truncated, '--database', 'mixed', '--to', dstUrl('trunc_existing')]);
@@ -344,18 +365,70 @@ describe('PostgreSQL: broken objects fail loudly and leave the target as it was'
 
   it('truncated globals: caught by their missing completion comment before any database is touched', async () => {
     const globals = await realObject('globals.sql');
-    await fakeBackup(folder(FAKE.globalsCut), pgOwner(), { 'globals.sql': globals.subarray(0, Math.floor(globals.length / 2)), 'mixed.dump': await realObject('mixed.dump') });
+    await fakeBackup(folder(FAKE.globalsCut), pgOwner(), { 'globals.sql': globals.subarray(0, Math.floor(globals.length / 2)), 'mixed.dump.zst': await realObject('mixed.dump.zst') });
     const run = await cli(['restore', PG, '--backup-id', FAKE.globalsCut, '--database', 'mixed', '--to', dstUrl('globals_cut')]);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/\/globals\.sql is corrupt or truncated: it is truncated: its end lacks '-- PostgreSQL database cluster dump complete'/);
-    expect(run.stdout).not.toContain('mixed.dump →');
+    expect(run.stdout).not.toContain('mixed.dump.zst →');
     expect(await databases(dst)).not.toContain('globals_cut');
+  });
+
+  it('a truncated .dump.zst: zstd says so before pg_restore reads the end; the target stays empty, a database the restore created is dropped; verify fails', async () => {
+    const body = await realObject('mixed.dump.zst');
+    await fakeBackup(folder(FAKE.zstTruncated), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump.zst': body.subarray(0, Math.floor(body.length * 0.6)) });
+    await createDb(dst, 'zst_trunc_existing');
+    const into = await cli(['restore', PG, '--backup-id', FAKE.zstTruncated, '--database', 'mixed', '--to', dstUrl('zst_trunc_existing')]);
+    expect(into.exitCode).toBe(1);
+    expect(into.stdout).toMatch(/Restore FAILED: s3:\/\/\S+\/mixed\.dump\.zst is corrupt or truncated: .*zstd -d exited with code 1/);
+    expect(await tableCount(dst, 'zst_trunc_existing')).toBe(0);
+    expect(await largeObjects(dst.url('zst_trunc_existing'))).toEqual([]);
+
+    const fresh = await cli(['restore', PG, '--backup-id', FAKE.zstTruncated, '--database', 'mixed', '--to', dstUrl('zst_trunc_new')]);
+    expect(fresh.exitCode).toBe(1);
+    expect(fresh.stdout).toContain('dropped database zst_trunc_new, which this restore had created');
+    expect(await databases(dst)).not.toContain('zst_trunc_new');
+
+    const verify = await cli(['restore', PG, '--verify', '--backup-id', FAKE.zstTruncated]);
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stdout).toMatch(new RegExp(`verify app_main ${FAKE.zstTruncated}: FAILED: s3://\\S+/mixed\\.dump\\.zst is corrupt or truncated: .*zstd -d exited with code 1`));
+    expect(await scratchLeft()).toEqual([]);
+  });
+
+  it('a corrupt .dump.zst (bytes changed in the middle): restore and verify fail naming it, the target stays empty', async () => {
+    const body = Buffer.from(await realObject('mixed.dump.zst'));
+    for (let i = Math.floor(body.length / 2); i < Math.floor(body.length / 2) + 64; i += 1) body[i] = body[i]! ^ 0x5a;
+    await fakeBackup(folder(FAKE.zstCorrupt), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump.zst': body });
+    await createDb(dst, 'zst_corrupt');
+    const into = await cli(['restore', PG, '--backup-id', FAKE.zstCorrupt, '--database', 'mixed', '--to', dstUrl('zst_corrupt')]);
+    expect(into.exitCode).toBe(1);
+    // zstd finds the damage (in a block, or in the frame's checksum at its end), or pg_restore does in what came out.
+    expect(into.stdout).toMatch(/Restore FAILED: (s3:\/\/\S+\/mixed\.dump\.zst is corrupt or truncated: |restoring s3:\/\/\S+\/mixed\.dump\.zst: pg_restore exited with code 1)/);
+    expect(await tableCount(dst, 'zst_corrupt')).toBe(0);
+    expect(await largeObjects(dst.url('zst_corrupt'))).toEqual([]);
+
+    const verify = await cli(['restore', PG, '--verify', '--backup-id', FAKE.zstCorrupt]);
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stdout).toMatch(new RegExp(`verify app_main ${FAKE.zstCorrupt}: FAILED: .*mixed\\.dump\\.zst`));
+    expect(await scratchLeft()).toEqual([]);
+  });
+
+  it('a backup made before zstd (pg_dump -Fc, `{db}.dump`) still restores, and verifies against its counts', async () => {
+    const run = await cli(['restore', PG, '--backup-id', pgdumpBackup.backupId, '--database', 'mixed', '--to', dstUrl('pgdump_copy')]);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('mixed.dump →');
+    expect(await tableFingerprint(dst, 'pgdump_copy')).toEqual(await tableFingerprint(src, 'mixed'));
+    expect(await largeObjects(dst.url('pgdump_copy'))).toEqual(await largeObjects(src.url('mixed')));
+    const verify = await cli(['restore', PG, '--verify', '--backup-id', pgdumpBackup.backupId]);
+    expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(new RegExp(`verify app_main ${pgdumpBackup.backupId}: OK: 2 databases, 6 tables, .*; rows per table as the backup counted them`));
+    expect(await scratchLeft()).toEqual([]);
   });
 });
 
 describe('backups written before the current layout', () => {
   it('are listed and restored when the backups log says they are this container\'s; a stranger\'s legacy folder is not', async () => {
-    const real = (name: string) => getObjectBuffer(s3, bucket, pgFolder + name);
+    // Those backups were pg_dump -Fc's own: the objects of the backup made with BACKUP_COMPRESS_POSTGRES=pgdump.
+    const real = (name: string) => getObjectBuffer(s3, bucket, pgdumpBackup.folder + name);
     const ours = 'mydb/app_main/2025-01-01_02:00:00/';
     const theirs = 'mydb/app_main/2025-01-02_02:00:00/'; // another container whose name cleaned to app_main
     for (const [folder, objects] of [[ours, ['globals.sql', 'mixed.dump']], [theirs, ['globals.sql', 'shop.dump']]] as const) {
@@ -446,7 +519,7 @@ describe('verify against the counts of the manifest', () => {
     const key = `${pgFolder}manifest.json`;
     const original = await getObjectBuffer(s3, bucket, key);
     const manifest = JSON.parse(original.toString('utf8'));
-    const shop = manifest.objects.find((o: { name: string }) => o.name === 'shop.dump');
+    const shop = manifest.objects.find((o: { name: string }) => o.name === 'shop.dump.zst');
     const [table] = Object.keys(shop.rows.shop);
     shop.rows.shop[table!] += 1;
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(manifest), ServerSideEncryption: 'AES256' }));

@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dumpDatabaseStep } from '../../src/engines/postgres.js';
+import { ZSTD_ARGV } from '../../src/pipeline/compress.js';
 import { sh } from '../measure.js';
 import type { BenchContext } from '../context.js';
 import type { Scenario } from '../runner.js';
@@ -13,12 +14,14 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
   const pg = ctx.rig.pgB;
   const server = ctx.servers[0]!;
   const conn = { host: pg.host, port: pg.port, user: pg.adminUser, password: pg.adminPassword };
-  // What each small backup runs, without the tool: the globals and the one database's dump.
-  const dumpCommand = dumpDatabaseStep(conn, 'inventory').command;
+  // What each small backup runs, without the tool: the globals and the one database's dump, compressed as the
+  // tool's default does (pg_dump -Fc -Z0 | zstd).
+  const dumpCommand = dumpDatabaseStep(conn, 'inventory', { compression: 'zstd' }).command;
   const globals = await ctx.shell({ argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], env: dumpCommand.env ?? {}, secretEnv: dumpCommand.secretEnv ?? {} });
   const dump = await ctx.shell(dumpCommand);
+  const zstd = await ctx.shell({ argv: ZSTD_ARGV });
   const script = join(ctx.dir, 'small-dumps.sh');
-  await writeFile(script, `${globals.line} > /dev/null\n${dump.line} > /dev/null\n`, { mode: 0o700 });
+  await writeFile(script, `${globals.line} > /dev/null\n${dump.line} | ${zstd.line} > /dev/null\n`, { mode: 0o700 });
   const pairs = concurrencies.map((concurrency) => ({
     concurrency,
     dumps: {

@@ -39,9 +39,9 @@ export async function postgresBench(ctx: BenchContext, big: PgServer, dataset: P
   const generated = await GENERATORS[dataset](big, BENCH_DB, dumpBytes);
   note(`generated in ${generated.seconds.toFixed(1)} s: ${generated.description}`);
   const conn = { host: big.host, port: big.port, user: big.adminUser, password: big.adminPassword };
-  const step = dumpDatabaseStep(conn, BENCH_DB).command;
-  const compressed = await ctx.shell(step);
-  const uncompressed = await ctx.shell({ ...step, argv: [step.argv[0], ...step.argv.slice(1).flatMap((a) => (a === '-Fc' ? [a, '-Z0'] : [a]))] });
+  // pg_dump -Fc (its own zlib: BACKUP_COMPRESS_POSTGRES=pgdump, the old way) and pg_dump -Fc -Z0.
+  const compressed = await ctx.shell(dumpDatabaseStep(conn, BENCH_DB, { compression: 'none', nativeCompression: true }).command);
+  const uncompressed = await ctx.shell(dumpDatabaseStep(conn, BENCH_DB, { compression: 'none' }).command);
   const dataBytes = await ctx.warmUp(`PostgreSQL ${dataset}`, uncompressed);
   const section = ctx.report.section({
     engine: 'postgres',

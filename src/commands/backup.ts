@@ -56,8 +56,8 @@ export async function runBackupCommand(names: string[], raw: unknown, adminDbOnl
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.stallTimeout ? { stallTimeoutMs: flags.stallTimeout } : {}),
-    // --compress overrides BACKUP_COMPRESS_MARIADB/MONGODB for this run; PostgreSQL's -Fc compresses itself.
-    ...(flags.compress ? { compression: { ...ctx.config.compression, mariadb: flags.compress, mongodb: flags.compress } } : {}),
+    // --compress overrides BACKUP_COMPRESS_POSTGRES/MARIADB/MONGODB for this run.
+    ...(flags.compress ? { compression: { postgres: flags.compress, mariadb: flags.compress, mongodb: flags.compress } } : {}),
   };
   const signal = interruptSignal(ctx.log);
   const summary = await runBackups(

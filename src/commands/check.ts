@@ -140,7 +140,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       // The pipeline runs the zstd program (and restores need it to unzstd).
       const path = await findOnPath('zstd');
       if (path) ok(`zstd found at ${path} (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}=zstd)`);
-      else fail(`zstd not found on PATH: ${engine.name} backups are compressed with zstd (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}); install it or set gzip`);
+      else fail(`zstd not found on PATH: ${engine.name} backups are compressed with zstd (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}); install it or set ${engine.configKey === 'postgres' ? 'gzip or pgdump' : 'gzip'}`);
     }
     if (needed && !config.credentials[engine.configKey].password) {
       warn(`no password configured for ${engine.name} (BACKUP_${engine.configKey.toUpperCase()}_PASSWORD)`);

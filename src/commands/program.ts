@@ -22,7 +22,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'containers backed up at the same time (default BACKUP_CONCURRENCY or 2)')
     .option('--timeout <duration>', 'kill a backup running longer than this (default BACKUP_TIMEOUT or 12h)')
     .option('--stall-timeout <duration>', 'kill a dump that writes nothing for this long (default BACKUP_STALL_TIMEOUT or 10m)')
-    .addOption(new Option('--compress <mode>', 'stream compression of SQL and archive dumps for this run').choices(['none', 'gzip', 'zstd']))
+    .addOption(new Option('--compress <mode>', 'compression of every dump of this run (PostgreSQL, MariaDB, MongoDB)').choices(['none', 'gzip', 'zstd']))
     .option('--worker', 'one of several processes (hosts) sharing this run: claim containers one by one, no run lock')
     .option('--json', 'print a one-line JSON result on stdout (logs go to stderr)')
     .addOption(envFileOption())

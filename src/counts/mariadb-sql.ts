@@ -16,6 +16,9 @@ const CLOSE = 0x29; // )
 const BACKTICK = 0x60;
 const SEMICOLON = 0x3b;
 
+/** Strings up to this long are scanned byte by byte; longer ones searched with indexOf (scanValues). */
+const SHORT_STRING = 64;
+
 /** The longest line start needed to read a `USE`, `Dumping data` or `INSERT INTO` line's name (64-char names, escaped). */
 const HEAD_MAX = 1024;
 
@@ -39,6 +42,8 @@ const enum Where {
 }
 
 export class MariadbRowCounter {
+  /** What it keeps of a chunk (a line's first bytes) it copies: it may be shown reused memory. */
+  readonly borrowsChunks = true;
   private readonly counts: RowCounts = {};
   private database = '';
   private table: Record<string, number> | undefined;
@@ -170,16 +175,23 @@ export class MariadbRowCounter {
           break;
         }
       } else if (where === Where.ValuesString) {
-        // Jump to the next quote or backslash: most of a dump's bytes are inside strings. The next backslash is
-        // remembered (searching for it from every string would rescan the chunk's rest each time).
-        const q = chunk.indexOf(QUOTE, i);
-        if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(BACKSLASH, i);
-        const next = q < 0 ? backslash : backslash < 0 ? q : Math.min(q, backslash);
-        if (next < 0) {
-          i = n;
-          break;
+        // To the next quote or backslash: most of a dump's bytes are inside strings. Most strings are short, and for
+        // them this loop is faster than a call into indexOf (the counter runs twice as fast on the benchmark's shop
+        // data); past SHORT_STRING bytes the rest is jumped over. The next backslash is remembered (searching for it
+        // from every string would rescan the chunk's rest each time).
+        const stop = Math.min(n, i + SHORT_STRING);
+        let byte = 0;
+        while (i < stop && (byte = chunk[i]!) !== QUOTE && byte !== BACKSLASH) i++;
+        if (i === stop) {
+          const q = chunk.indexOf(QUOTE, i);
+          if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(BACKSLASH, i);
+          const next = q < 0 ? backslash : backslash < 0 ? q : Math.min(q, backslash);
+          if (next < 0) {
+            i = n;
+            break;
+          }
+          i = next;
         }
-        i = next;
         if (chunk[i] === QUOTE) where = Where.Values;
         else where = Where.ValuesStringEscape;
       } else {

@@ -5,6 +5,11 @@ import type { RowCounts } from './types.js';
 
 export interface StreamRowCounter {
   push(chunk: Buffer): void;
+  /**
+   * Reads each chunk within push() and keeps no reference to it: it may be shown memory that is reused right after
+   * (the pipe reader's, pipe-reader.ts). A counter that queues chunks (gunzip) must not say so.
+   */
+  readonly borrowsChunks?: boolean;
   /** A counter that works off the main thread (gunzip) says here when the stream must wait for it to catch up. */
   backlog?(): Promise<void> | undefined;
   /** The counts; throws (rejects) when the stream ended where it could not (cut, corrupt). */
@@ -19,17 +24,27 @@ export class CountingTap extends Transform {
     super({ highWaterMark: 1024 * 1024 });
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.failure) {
-      try {
-        this.counter.push(chunk);
-      } catch (err) {
-        this.failure = err as Error;
-      }
+  /** The counter may be shown chunks of reused memory (StreamRowCounter.borrowsChunks), outside a stream: see(). */
+  get borrowsChunks(): boolean {
+    return this.counter.borrowsChunks === true;
+  }
+
+  /** Shows one chunk to the counter; a promise when the stream must wait for the counter before going on. */
+  see(chunk: Buffer): Promise<void> | undefined {
+    if (this.failure) return undefined;
+    try {
+      this.counter.push(chunk);
+    } catch (err) {
+      this.failure = err as Error;
+      return undefined;
     }
     // Backpressure: the counter must never queue up the dump in memory.
-    const backlog = this.failure ? undefined : this.counter.backlog?.();
-    if (backlog) backlog.then(() => done(null, chunk), () => done(null, chunk));
+    return this.counter.backlog?.()?.catch(() => {});
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const backlog = this.see(chunk);
+    if (backlog) void backlog.then(() => done(null, chunk));
     else done(null, chunk);
   }
 

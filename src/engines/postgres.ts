@@ -1,6 +1,7 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
 import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, Target } from './types.js';
-import { compressionOf } from './names.js';
+import type { Compression } from '../config.js';
+import { COMPRESSION_SUFFIX, compressionOf } from './names.js';
 import { decodeName, encodeName } from '../storage/layout.js';
 
 const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
@@ -29,16 +30,33 @@ export function connectionFromUrl(url: string): PgConnection & { database: strin
   };
 }
 
-/** A database's object: its name, one-to-one and readable when plain (storage/layout.ts encodeName). */
-export const databaseObjectName = (database: string): string => `${encodeName(database)}.dump`;
+/** A database's object: its name, one-to-one and readable when plain (storage/layout.ts encodeName), and suffix. */
+export const databaseObjectName = (database: string, compression: Compression = 'none'): string =>
+  `${encodeName(database)}.dump${COMPRESSION_SUFFIX[compression]}`;
 
-/** pg_dump -Fc of one database: the containers' databases and the admin DB's own backup. */
-export function dumpDatabaseStep(conn: PgConnection, database: string, sizeHint?: number): DumpStep {
+/** How a database dump is compressed: by the pipeline (compression), or by pg_dump itself (nativeCompression). */
+export type PgDumpCompression = Pick<Target, 'compression' | 'nativeCompression'>;
+
+/**
+ * The admin DB's own backup keeps pg_dump's own compression, whatever BACKUP_COMPRESS_POSTGRES says: it is small
+ * (seconds either way), and its restore is the path of last resort, when the tool or its host may be gone: a plain
+ * `.dump` needs pg_restore and nothing else (docs/restore.md, "Disaster recovery of the admin database").
+ */
+export const ADMIN_DB_COMPRESSION: PgDumpCompression = { compression: 'none', nativeCompression: true };
+
+/**
+ * pg_dump -Fc of one database: the containers' databases and the admin DB's own backup. Without pg_dump's own
+ * compression (-Z0) unless asked for: pg_dump compresses with zlib on one core, spending about 7 times the CPU of the
+ * pipeline's zstd for about the same bytes (BENCHMARKS.md, "PostgreSQL compression").
+ */
+export function dumpDatabaseStep(conn: PgConnection, database: string, how: PgDumpCompression, sizeHint?: number): DumpStep {
+  const compression = how.nativeCompression ? 'none' : how.compression;
+  const level = how.nativeCompression ? [] : ['-Z0'];
   return {
-    command: { argv: ['pg_dump', '-Fc', '--no-password', '-d', dbConninfo(database)], ...connection(conn) },
-    objectName: databaseObjectName(database),
+    command: { argv: ['pg_dump', '-Fc', ...level, '--no-password', '-d', dbConninfo(database)], ...connection(conn) },
+    objectName: databaseObjectName(database, compression),
     database,
-    compression: 'none',
+    compression,
     ...(sizeHint ? { sizeHint } : {}),
     rowCounting: { kind: 'pg-snapshot', conn, database, snapshotArgs: (snapshot) => [`--snapshot=${snapshot}`] },
   };
@@ -85,7 +103,7 @@ export const postgres: Engine = {
       compression: 'none',
       small: true,
     };
-    const databases = parseDatabaseList(inventoryOutput).map((db) => dumpDatabaseStep(t, db.name, db.size));
+    const databases = parseDatabaseList(inventoryOutput).map((db) => dumpDatabaseStep(t, db.name, t, db.size));
     return [globals, ...databases];
   },
 

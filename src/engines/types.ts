@@ -47,7 +47,13 @@ export interface Target {
   port: number;
   user: string;
   password?: string;
+  /** The stream compression the pipeline applies to the dump (its objects' suffix). */
   compression: Compression;
+  /**
+   * The dump tool compresses its output itself, and the pipeline adds nothing (compression is 'none'): PostgreSQL with
+   * BACKUP_COMPRESS_POSTGRES=pgdump, pg_dump -Fc's own zlib.
+   */
+  nativeCompression?: boolean;
 }
 
 /** One object in S3, streamed from one command's stdout. */

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
 import { BackupFailed } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
-import { openFifo, type PipeReader } from './pipe-reader.js';
+import { makeFifos, openFifoBetweenChildren, openFifoReader, type PipeReader } from './pipe-reader.js';
 
 const STDERR_TAIL_BYTES = 4096;
 const KILL_GRACE_MS = 3000;
@@ -23,6 +23,11 @@ export interface RunningCommand<Stdout = Readable> {
    */
   stdout: Stdout;
   stdin: Writable | null;
+  /**
+   * With `stdin: 'fifo'`: the write end of a pipe into the child's stdin, for another child's stdout, so that the
+   * bytes go from one to the other through the kernel alone. `close()` it once that child has started (or failed to).
+   */
+  stdinPipe?: { fd: number; close(): void };
   /** Resolves when the process exits 0; rejects with BackupFailed (masked, with the stderr tail) otherwise. */
   finished: Promise<void>;
   /** Kills the whole process group (TERM, then KILL); `finished` then rejects with `reason`. */
@@ -93,40 +98,53 @@ function processIsAlive(pid: number): boolean {
 
 interface StartOptions {
   mask: Masker;
-  stdin?: 'pipe' | 'ignore';
+  /** 'fifo': a pipe whose write end another child gets (RunningCommand.stdinPipe). */
+  stdin?: 'pipe' | 'ignore' | 'fifo';
   what?: string;
-  /** 'reader' for a PipeReader (see pipe-reader.ts), 'stream' (default) for a Readable. */
-  stdout?: 'stream' | 'reader';
+  /**
+   * 'reader' for a PipeReader (see pipe-reader.ts), 'stream' (default) for a Readable, `{ fd }` for a file descriptor
+   * the child writes to (another child's stdinPipe; the caller closes it).
+   */
+  stdout?: 'stream' | 'reader' | { fd: number };
 }
 
 export async function startCommand(command: Command, opts: StartOptions & { stdout: 'reader' }): Promise<RunningCommand<PipeReader>>;
+export async function startCommand(command: Command, opts: StartOptions & { stdout: { fd: number } }): Promise<RunningCommand<null>>;
 export async function startCommand(command: Command, opts: StartOptions & { stdout?: 'stream' }): Promise<RunningCommand>;
-export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader>> {
+export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader | null>> {
   let argv = command.argv as string[];
-  // Private to this process (0700): the config file with the password, the FIFO's name for an instant.
-  const tempDir = command.configFile || opts.stdout === 'reader' ? await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`)) : undefined;
+  // Private to this process (0700): the config file with the password, the FIFOs' names for an instant.
+  const fifoNames = [...(opts.stdout === 'reader' ? ['stdout'] : []), ...(opts.stdin === 'fifo' ? ['stdin'] : [])];
+  const tempDir = command.configFile || fifoNames.length ? await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`)) : undefined;
   const removeTempDir = async () => {
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   };
-  let fifo: Awaited<ReturnType<typeof openFifo>> | undefined;
+  let fifo: ReturnType<typeof openFifoReader> | undefined;
+  let inPipe: ReturnType<typeof openFifoBetweenChildren> | undefined;
   try {
     if (command.configFile && tempDir) {
       const path = join(tempDir, 'client.cnf');
       await writeFile(path, command.configFile.content, { mode: 0o600 });
       argv = argvWithConfigFile(command, path);
     }
-    if (opts.stdout === 'reader' && tempDir) fifo = await openFifo(tempDir);
+    if (fifoNames.length && tempDir) {
+      const paths = await makeFifos(tempDir, fifoNames);
+      if (opts.stdin === 'fifo') inPipe = openFifoBetweenChildren(paths.at(-1)!);
+      if (opts.stdout === 'reader') fifo = openFifoReader(paths[0]!);
+    }
   } catch (err) {
+    if (inPipe) for (const fd of [inPipe.readFd, inPipe.writeFd]) closeSync(fd);
     await removeTempDir();
     throw err;
   }
   const [program = '', ...args] = argv;
+  const stdout = fifo ? fifo.writeFd : typeof opts.stdout === 'object' ? opts.stdout.fd : 'pipe';
   const child = execa(program, args, {
     env: childEnv(command),
     extendEnv: false,
-    stdin: opts.stdin ?? 'ignore',
-    // A file descriptor number is passed on to child_process as is; execa's types only admit numbers in arrays.
-    stdout: (fifo ? fifo.writeFd : 'pipe') as 'pipe',
+    // File descriptor numbers are passed on to child_process as they are; execa's types only admit them in arrays.
+    stdin: (inPipe ? inPipe.readFd : opts.stdin ?? 'ignore') as 'pipe',
+    stdout: stdout as 'pipe',
     stderr: 'pipe',
     buffer: false,
     reject: false,
@@ -134,8 +152,21 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
     detached: true,
     stripFinalNewline: false,
   });
-  // The child has its copy of the write end; ours must go, or the reader never sees the end.
+  // The child has its copy of the write end; ours must go, or the reader never sees the end. Its read end: the same.
   if (fifo) closeSync(fifo.writeFd);
+  if (inPipe) closeSync(inPipe.readFd);
+  let stdinPipe: RunningCommand['stdinPipe'];
+  if (inPipe) {
+    const fd = inPipe.writeFd;
+    let open = true;
+    stdinPipe = {
+      fd,
+      close: () => {
+        if (open) closeSync(fd);
+        open = false;
+      },
+    };
+  }
 
   let tail = '';
   child.stderr?.setEncoding('utf8');
@@ -177,10 +208,14 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
 
   return {
     pid: child.pid,
-    stdout: fifo ? fifo.reader : (child.stdout as Readable),
+    stdout: fifo ? fifo.reader : typeof opts.stdout === 'object' ? null : (child.stdout as Readable),
     stdin: child.stdin,
+    ...(stdinPipe ? { stdinPipe } : {}),
     finished,
     kill(reason: string) {
+      // Its output is not wanted any more. Left unread in its pipe (zstd -d's, when the restore tool failed), it would
+      // never end, and `finished`, which waits for that end, would never settle.
+      child.stdout?.destroy();
       if (killReason || child.exitCode !== null) return;
       killReason = reason;
       signalGroup('SIGTERM');

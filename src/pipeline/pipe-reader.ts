@@ -148,13 +148,18 @@ export class PipeReader implements ByteSource {
   }
 }
 
+/** FIFOs named `names` in `dir` (private to this process), mode 0600: one mkfifo process for all. */
+export async function makeFifos(dir: string, names: readonly string[]): Promise<string[]> {
+  const paths = names.map((name) => join(dir, name));
+  await execa('mkfifo', ['-m', '600', ...paths]);
+  return paths;
+}
+
 /**
- * A FIFO in `dir` (private to this process), opened at both ends: `writeFd` for the child's stdout (blocking, as dump
- * tools expect), `reader` for us. The name is removed at once; the caller closes writeFd after the spawn.
+ * The FIFO at `path`, opened at both ends: `writeFd` for the child's stdout (blocking, as dump tools expect), `reader`
+ * for us. The name is removed at once; the caller closes writeFd after the spawn.
  */
-export async function openFifo(dir: string): Promise<{ reader: PipeReader; writeFd: number }> {
-  const path = join(dir, 'stdout');
-  await execa('mkfifo', ['-m', '600', path]);
+export function openFifoReader(path: string): { reader: PipeReader; writeFd: number } {
   const fds: number[] = [];
   try {
     // Opening the read end without O_NONBLOCK would wait for a writer; with it open, the write end opens at once.
@@ -166,4 +171,25 @@ export async function openFifo(dir: string): Promise<{ reader: PipeReader; write
     throw err;
   }
   return { reader: new PipeReader(fds[0]!), writeFd: fds[1]! };
+}
+
+/**
+ * The FIFO at `path` as a pipe between two children: `readFd` for one's stdin, `writeFd` for the other's stdout, both
+ * blocking (a child inherits O_NONBLOCK, and would read EAGAIN). The name is removed at once; the caller closes both
+ * once the children have them, or the reader never sees the end.
+ */
+export function openFifoBetweenChildren(path: string): { readFd: number; writeFd: number } {
+  const fds: number[] = [];
+  try {
+    // A non-blocking read end lets the write end open at once; with a writer there, a blocking read end opens at once too.
+    fds.push(openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK));
+    fds.push(openSync(path, fsConstants.O_WRONLY));
+    fds.push(openSync(path, fsConstants.O_RDONLY));
+    unlinkSync(path);
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    throw err;
+  }
+  closeSync(fds[0]!);
+  return { readFd: fds[2]!, writeFd: fds[1]! };
 }

@@ -1,6 +1,6 @@
 // One dump step: the dump's stdout → (counting taps) → (compression) → S3 multipart upload. Success means the dump exited 0,
 // the upload completed, and HeadObject shows the expected size and encryption. Anything else aborts the upload.
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { DumpStep } from '../engines/types.js';
@@ -14,7 +14,8 @@ import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/format.js';
 import { startCommand, type RunningCommand } from './command.js';
 import { createCompressor, type Compressor } from './compress.js';
-import type { ByteSource, PipeReader } from './pipe-reader.js';
+import { countedSource, feed } from './counted-source.js';
+import type { ByteSource } from './pipe-reader.js';
 import { startRowCounting, type RowCountResult } from './row-counting.js';
 
 const NO_COMPRESSOR: Pick<Compressor, 'finished' | 'kill'> = { finished: Promise.resolve(), kill: () => {} };
@@ -50,31 +51,46 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
   const started = Date.now();
   const what = step.command.argv[0];
   const counting = await startRowCounting(ctx.countRows ? step.rowCounting : undefined, step.command, ctx.log);
-  // The stored bytes are read with reused memory (PipeReader) from the process that writes them: the dump itself
-  // when nothing happens in between (PostgreSQL), else zstd. Counting taps and gzip run in node, on streams. The
-  // globals (a few KiB) are read as a stream too: for them the FIFO's mkfifo process (~5 ms) is not worth it.
-  const direct = step.compression === 'none' && counting.taps.length === 0 && !step.small;
-  let dump: RunningCommand<Readable> | RunningCommand<PipeReader>;
+  // The dump's stdout is read with reused memory (PipeReader) unless something in between needs a stream: a counter
+  // that keeps chunks (MongoDB's gunzip), or the globals (a few KiB: for them the FIFO's mkfifo process, ~5 ms, is not
+  // worth it). Its bytes are stored as they are, or fed to the compressor; zstd reads them straight from the dump
+  // through a pipe of their own when nothing counts rows in the stream (PostgreSQL counts in its snapshot).
+  const { taps } = counting;
+  const readDump = !step.small && taps.every((tap) => tap.borrowsChunks);
+  let dump: Pick<RunningCommand<unknown>, 'finished' | 'kill'>;
   let output: ByteSource;
   let compressor: Pick<Compressor, 'finished' | 'kill'> = NO_COMPRESSOR;
+  let feeding: Promise<void> = Promise.resolve();
   try {
-    if (direct) {
+    if (readDump && step.compression === 'none') {
       const dumpToReader = await startCommand(counting.command, { mask: ctx.mask, what, stdout: 'reader' });
       dump = dumpToReader;
-      output = dumpToReader.stdout;
+      output = taps.length ? countedSource(dumpToReader.stdout, taps) : dumpToReader.stdout;
     } else {
       // The compressor first: the dump's stdout must be connected the moment the dump starts (command.ts).
-      const compressing = await createCompressor(step.compression, ctx.mask);
+      const compressing = await createCompressor(step.compression, ctx.mask, { fromPipe: taps.length === 0 });
       compressor = compressing;
       output = compressing.output;
-      const dumpToStream = await startCommand(counting.command, { mask: ctx.mask, what }).catch((err: unknown) => {
+      const { input } = compressing;
+      const dumpFailed = (err: unknown): never => {
         compressing.kill('was stopped: the dump could not start');
         throw err;
-      });
-      dump = dumpToStream;
-      pipeline([dumpToStream.stdout, ...counting.taps, compressing.input], () => {
-        /* errors surface through the upload and the exit codes */
-      });
+      };
+      if ('pipe' in input) {
+        dump = await startCommand(counting.command, { mask: ctx.mask, what, stdout: { fd: input.pipe.fd } }).finally(input.pipe.close).catch(dumpFailed);
+      } else if (readDump) {
+        const dumpToReader = await startCommand(counting.command, { mask: ctx.mask, what, stdout: 'reader' }).catch(dumpFailed);
+        dump = dumpToReader;
+        feeding = feed(dumpToReader.stdout, taps, input.stream);
+        // Awaited before the upload completes; not unhandled meanwhile.
+        feeding.catch(() => {});
+      } else {
+        const dumpToStream = await startCommand(counting.command, { mask: ctx.mask, what }).catch(dumpFailed);
+        dump = dumpToStream;
+        pipeline([dumpToStream.stdout, ...taps, input.stream], () => {
+          /* errors surface through the upload and the exit codes */
+        });
+      }
     }
   } catch (err) {
     await counting.abort();
@@ -117,6 +133,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       beforeComplete: async () => {
         await dump.finished;
         await compressor.finished;
+        await feeding;
         rows = await counting.result();
       },
     });
@@ -137,14 +154,14 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
     };
     if (ctx.signal.aborted) {
       stopAll('was interrupted');
-      await Promise.allSettled([dump.finished, compressor.finished]);
+      await Promise.allSettled([dump.finished, compressor.finished, feeding]);
       throw failed(new BackupFailed('interrupted'));
     }
     // A BackupFailed comes from beforeComplete: the dump (or compressor) failed, and says how.
     if (err instanceof BackupFailed) throw failed(err);
     // The upload failed: the dump must not stay blocked on a full pipe.
     stopAll('was stopped because the upload failed');
-    await Promise.allSettled([dump.finished, compressor.finished]);
+    await Promise.allSettled([dump.finished, compressor.finished, feeding]);
     throw failed(new BackupFailed(`upload to ${s3Url(ctx.s3.bucket, key)} failed: ${ctx.mask(describeS3Error(err))}`));
   } finally {
     clearInterval(watchdog);

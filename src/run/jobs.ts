@@ -2,7 +2,7 @@
 import type { Container } from '../admin-db/container-info.js';
 import type { Config } from '../config.js';
 import { findEngine, type DumpStep, type Engine, type Target } from '../engines/index.js';
-import { connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
+import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
@@ -18,6 +18,7 @@ export function resolveTarget(container: Container, config: Config): { engine: E
     throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected Postgres, MariaDB or MongoDB)`);
   }
   const credentials = config.credentials[engine.configKey];
+  const compression = config.compression[engine.configKey];
   return {
     engine,
     target: {
@@ -26,7 +27,7 @@ export function resolveTarget(container: Container, config: Config): { engine: E
       port: container.port,
       user: credentials.user,
       ...(credentials.password ? { password: credentials.password } : {}),
-      compression: config.compression[engine.configKey],
+      ...(compression === 'pgdump' ? { compression: 'none', nativeCompression: true } : { compression }),
     },
   };
 }
@@ -77,6 +78,6 @@ export function adminDbJob(config: Config): BackupJob {
     identity: { kind: 'admin-db', database: conn.database, host: conn.host, port: conn.port },
     backupType: 'Admin',
     engine: 'Postgres',
-    steps: async () => [dumpDatabaseStep(conn, conn.database)],
+    steps: async () => [dumpDatabaseStep(conn, conn.database, ADMIN_DB_COMPRESSION)],
   };
 }

@@ -28,11 +28,14 @@ export async function applyGlobals(client: S3Client, bucket: string, key: string
   await pipeObjectInto(client, bucket, key, ['psql', '-X', '-q', '-d', 'postgres'], pgEnv(server));
 }
 
-/** Restores a pg_dump -Fc object into a new database `dbName` on `server`. */
+/** Restores a pg_dump -Fc object (`….dump`, or `….dump.zst` through `zstd -dc`) into a new database `dbName` on `server`. */
 export async function restorePgDump(client: S3Client, bucket: string, key: string, server: PgServer, dbName: string): Promise<void> {
   await withPgClient(server.url('postgres'), async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(dbName)} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${c.escapeIdentifier(dbName)}`);
   });
-  await pipeObjectInto(client, bucket, key, ['pg_restore', '--exit-on-error', '-d', dbName], pgEnv(server));
+  const argv = key.endsWith('.zst')
+    ? ['bash', '-c', 'set -o pipefail; zstd -dc | pg_restore --exit-on-error -d "$1"', 'restore', dbName]
+    : ['pg_restore', '--exit-on-error', '-d', dbName];
+  await pipeObjectInto(client, bucket, key, argv, { PATH: process.env.PATH ?? '', ...pgEnv(server) });
 }

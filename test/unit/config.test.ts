@@ -51,6 +51,15 @@ describe('config', () => {
     expect(errorOf(env)).toContain(message);
   });
 
+  it('compresses every engine with zstd by default; PostgreSQL also takes pgdump (pg_dump -Fc\'s own zlib)', () => {
+    expect(loadConfig(base).compression).toEqual({ postgres: 'zstd', mariadb: 'zstd', mongodb: 'zstd' });
+    for (const value of ['zstd', 'gzip', 'none', 'pgdump', ' PGDUMP ']) {
+      expect(loadConfig({ ...base, BACKUP_COMPRESS_POSTGRES: value }).compression.postgres).toBe(value.trim().toLowerCase());
+    }
+    expect(errorOf({ ...base, BACKUP_COMPRESS_POSTGRES: 'lz4' })).toContain('BACKUP_COMPRESS_POSTGRES expected one of none, gzip, zstd, pgdump');
+    expect(errorOf({ ...base, BACKUP_COMPRESS_MARIADB: 'pgdump' })).toContain('BACKUP_COMPRESS_MARIADB expected one of none, gzip, zstd');
+  });
+
   it('lists every bad variable at once and never prints the admin password', () => {
     const message = errorOf({ ...base, BACKUP_CONCURRENCY: '0', BACKUP_SSE: 'x' });
     expect(message).toContain('BACKUP_CONCURRENCY');

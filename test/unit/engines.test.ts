@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ENGINES, findEngine, type Command } from '../../src/engines/index.js';
 import { mariadb, optionFileValue } from '../../src/engines/mariadb.js';
 import { mongoConfigFile, mongodb } from '../../src/engines/mongodb.js';
+import { ADMIN_DB_COMPRESSION, dumpDatabaseStep, postgres } from '../../src/engines/postgres.js';
 import { renderCommand } from '../../src/pipeline/command.js';
 import { BACKUP_ID, PASSWORD, restoreTo, target } from '../helpers/engine-targets.js';
 
@@ -168,6 +169,33 @@ describe('MongoDB', () => {
     const { command } = mongodb.dumpSteps(noPassword, '')[0]!;
     expect(command.configFile).toBeUndefined();
     expect(command.argv.some((a) => a.startsWith('--username'))).toBe(false);
+  });
+});
+
+describe('Postgres', () => {
+  it.each([
+    ['zstd', {}, ['-Fc', '-Z0'], 'shop.dump.zst', 'zstd'],
+    ['gzip', {}, ['-Fc', '-Z0'], 'shop.dump.gz', 'gzip'],
+    ['none', {}, ['-Fc', '-Z0'], 'shop.dump', 'none'],
+    // BACKUP_COMPRESS_POSTGRES=pgdump: pg_dump's own zlib, as before zstd, and nothing in the pipeline.
+    ['none', { nativeCompression: true }, ['-Fc'], 'shop.dump', 'none'],
+  ] as const)('compression %s %j: pg_dump %j → %s, piped through %s', (compression, extra, format, objectName, stepCompression) => {
+    const steps = postgres.dumpSteps({ ...target('Postgres', compression), ...extra }, 'shop\t1000\n');
+    expect(steps.map((s) => [s.objectName, s.compression])).toEqual([
+      ['globals.sql', 'none'],
+      [objectName, stepCompression],
+    ]);
+    const { argv } = steps[1]!.command;
+    expect(argv.slice(0, format.length + 1)).toEqual(['pg_dump', ...format]);
+    expect(argv[format.length + 1]).toBe('--no-password');
+    expect(steps[1]!.database).toBe('shop');
+  });
+
+  it("the admin DB's own backup is pg_dump's own compression, a plain .dump (its restore needs pg_restore alone)", () => {
+    const step = dumpDatabaseStep({ host: 'admin.internal', port: 5432, user: 'admin' }, 'mydb_admin', ADMIN_DB_COMPRESSION);
+    expect(step.objectName).toBe('mydb_admin.dump');
+    expect(step.compression).toBe('none');
+    expect(step.command.argv).not.toContain('-Z0');
   });
 });
 

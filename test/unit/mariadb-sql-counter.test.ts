@@ -21,6 +21,8 @@ const DUMP = [
   'LOCK TABLES `orders` WRITE;',
   "INSERT INTO `orders` VALUES (1,'a (b), c'),(2,'it\\'s \\\\'),(3,NULL),(4,0x28290A),(5,'\\n(6,\\'x\\')');",
   "INSERT INTO `orders` VALUES (7,'VALUES (8)');",
+  // Strings longer than the counter scans byte by byte (64): quotes, parentheses and ';' past that point.
+  `INSERT INTO \`orders\` VALUES (11,'${'x'.repeat(70)}(;) \\' ${'y'.repeat(80)}'),(12,'${'z'.repeat(63)}\\'${'w'.repeat(100)}),(\\'');`,
   // MariaDB 10.x: one tuple per line.
   'INSERT INTO `orders` VALUES',
   "(8,'a;b'),",
@@ -38,7 +40,7 @@ const DUMP = [
 ].join('\n');
 
 const EXPECTED = {
-  shop: { orders: 9, 'empty one': 0, 'we`ird ünïcode': 2 },
+  shop: { orders: 11, 'empty one': 0, 'we`ird ünïcode': 2 },
   'other db': { orders: 1 },
 };
 
