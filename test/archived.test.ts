@@ -102,7 +102,7 @@ afterAll(async () => {
 
 describe('an archived backup is recognised, and nothing is read from it', () => {
   it('the setup: the backup is in GLACIER and S3 refuses to read it', async () => {
-    expect(frozenKeys.map((k) => k.split('/').pop())).toEqual(['blog.dump', 'globals.sql', 'manifest.json', 'shop.dump']);
+    expect(frozenKeys.map((k) => k.split('/').pop())).toEqual(['blog.dump.zst', 'globals.sql', 'manifest.json', 'shop.dump.zst']);
     expect((await headObject(s3, bucket, frozenKeys[0]!)).StorageClass).toBe('GLACIER');
   });
 

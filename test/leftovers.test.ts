@@ -13,6 +13,7 @@ import { fakeBin, isAlive, readPids } from './helpers/faults.js';
 import { getRig } from './helpers/rig.js';
 import { collect, runCli, startCli, toolEnv } from './helpers/run-cli.js';
 import { scratchDir } from './rig/index.js';
+import { withPgClient } from './rig/postgres.js';
 import { createBucket, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
 import { startSmtp, type SmtpSink } from './rig/smtp.js';
 import { waitUntil } from './rig/wait.js';
@@ -75,7 +76,7 @@ describe('a backup killed with -9 mid-upload', () => {
     expect(result.ok).toBe(false);
     expect(next.exitCode).toBe(1);
     expect(result.cleanup.removed).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^multipart upload \S+ of s3:\/\/\S+\/mydb\/victim\.1\/[^/]+\/inventory\.dump$/), `s3://${s.bucket}/${left[0]}`]),
+      expect.arrayContaining([expect.stringMatching(/^multipart upload \S+ of s3:\/\/\S+\/mydb\/victim\.1\/[^/]+\/inventory\.dump\.zst$/), `s3://${s.bucket}/${left[0]}`]),
     );
     expect(await listMultipartUploads(s3, s.bucket)).toEqual([]);
     expect(await listKeys(s3, s.bucket, left[0]!.split('/').slice(0, 3).join('/'))).toEqual([]);
@@ -92,6 +93,28 @@ describe('a backup killed with -9 mid-upload', () => {
 });
 
 describe('workers sharing a night', () => {
+  it('a backup that a dead worker abandoned earlier tonight does not count as done: the next worker backs the container up', async () => {
+    const s = await scenario('reclaim', [{ name: 'orphan', engine: 'Postgres', port: rig.pgB.port }]);
+    // What a worker killed earlier in tonight's run leaves once another worker has closed it: a start row and an
+    // abandoned end row, with a backup_id of today (the tests' TZ is UTC).
+    const backupId = `${new Date().toISOString().slice(0, 10)}_00:00:01`;
+    const url = `s3://${s.bucket}/mydb/orphan.1/${new Date().toISOString().slice(0, 10).replace(/-/g, '')}T000001.000Z-0000aa/globals.sql`;
+    await withPgClient(s.adminUrl, async (c) => {
+      for (const [state, errMsg] of [['start', ''], ['end', 'ERROR: abandoned: the process that started this backup stopped before it ended']]) {
+        await c.query(
+          `INSERT INTO backups (c_id, name, state, backup_id, backup_type, url, command, err_msg, ts)
+           VALUES (1, 'orphan', $1, $2, 'Daily', $3, 'pg_dump', $4, now() AT TIME ZONE 'UTC')`,
+          [state, backupId, url, errMsg],
+        );
+      }
+    });
+    const run = await runCli(['--worker', '--json'], s.env);
+    const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as { backups: { name: string; ok: boolean }[] };
+    expect(summary.backups.filter((b) => b.name === 'orphan'), run.stderr).toEqual([expect.objectContaining({ ok: true })]);
+    const ends = (await backupsRows(s.adminUrl)).filter((r) => r.name === 'orphan' && r.state === 'end');
+    expect(ends.map((r) => r.err_msg.slice(0, 17))).toEqual(['ERROR: abandoned:', '']);
+  });
+
   it('finish the work of a worker killed with -9 while it held two containers, the admin DB\'s own backup among them', async () => {
     const names = ['w1', 'w2', 'w3', 'w4'];
     // Each dump takes a few seconds: long enough to kill a worker in the middle of two.

@@ -23,7 +23,6 @@ import { startSmtp, type SmtpSink } from './rig/smtp.js';
 const rig = getRig();
 const MiB = 1024 * 1024;
 const PREFIX = 'mydb';
-const PROBE_KEY = `${PREFIX}/.mydb-backup-check`;
 /** What operators were told to grant before issue 12. */
 const GUIDE_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:ListBucket'];
 
@@ -188,12 +187,14 @@ describe('check, as IAM users', () => {
 
     // It says what it left, and exactly that is there.
     const [open] = await listMultipartUploads(admin, bucket);
-    expect(await listKeys(admin, bucket)).toEqual([PROBE_KEY]);
-    expect(open).toEqual({ key: PROBE_KEY, uploadId: expect.any(String) });
+    const keys = await listKeys(admin, bucket);
+    expect(keys).toEqual([expect.stringMatching(new RegExp(`^${PREFIX}/\\.mydb-backup-check-\\d+-[0-9a-f]{6}$`))]);
+    const probeKey = keys[0]!;
+    expect(open).toEqual({ key: probeKey, uploadId: expect.any(String) });
     expect(lines.filter((l) => l.includes('check left'))).toEqual([
-      `WARN  bucket ${bucket}: check left its multipart upload ${open!.uploadId} of ${PROBE_KEY} open: ` +
-        `aws s3api abort-multipart-upload --bucket ${bucket} --key '${PROBE_KEY}' --upload-id '${open!.uploadId}'`,
-      `WARN  bucket ${bucket}: check left its test object s3://${bucket}/${PROBE_KEY} behind: aws s3 rm 's3://${bucket}/${PROBE_KEY}'`,
+      `WARN  bucket ${bucket}: check left its multipart upload ${open!.uploadId} of ${probeKey} open: ` +
+        `aws s3api abort-multipart-upload --bucket ${bucket} --key '${probeKey}' --upload-id '${open!.uploadId}'`,
+      `WARN  bucket ${bucket}: check left its test object s3://${bucket}/${probeKey} behind: aws s3 rm 's3://${bucket}/${probeKey}'`,
     ]);
   });
 

@@ -555,7 +555,7 @@ describe('verify against the counts of the manifest', () => {
       expect(verify.stdout).toMatch(/FAILED\s+app_main -: backup s3:\/\/\S+ of 'app_main' is not whole: globals.sql is missing/);
       expect(verify.stderr).toBe('');
     } finally {
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}shop.dump` }, { Key: `${folder}manifest.json` }] } }));
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}shop.dump.zst` }, { Key: `${folder}manifest.json` }] } }));
     }
   });
 });
@@ -597,7 +597,7 @@ describe('a failed restore is a sentence, leaves the target as it was, and is re
   it('a backup whose manifest is gone is refused (it is no "backup made before manifests"); --force restores it without the checks', async () => {
     const id = '20980202T000000.000Z-0000cc';
     const folder = `mydb/${PG}.1/${id}/`;
-    for (const name of ['globals.sql', 'shop.dump']) {
+    for (const name of ['globals.sql', 'shop.dump.zst']) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: folder + name, Body: await getObjectBuffer(s3, bucket, pgFolder + name), ServerSideEncryption: 'AES256' }));
     }
     try {
@@ -610,7 +610,7 @@ describe('a failed restore is a sentence, leaves the target as it was, and is re
       expect(forced.stdout).toContain('manifest: MISSING (--force): restored without the size, digest and identity checks');
       expect(await tableFingerprint(dst, 'no_manifest')).toEqual(await tableFingerprint(src, 'shop'));
     } finally {
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}globals.sql` }, { Key: `${folder}shop.dump` }] } }));
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${folder}globals.sql` }, { Key: `${folder}shop.dump.zst` }] } }));
     }
   });
 });

@@ -103,13 +103,20 @@ export async function lastEndedSince(
   return r ? { backupId: r.backup_id, backupType: r.backup_type ?? '', url: r.url ?? '', ok: !/^\s*ERROR/.test(r.err_msg ?? '') } : undefined;
 }
 
-/** Workers: has a backup of this type of the owner already ended in this run (backup_id of the same local day)? */
+/** How the end row of a backup whose process died begins (run/leftovers.ts writes it). */
+export const ABANDONED_ERR_PREFIX = 'ERROR: abandoned:';
+
+/**
+ * Workers: has a backup of this type of the owner already ended in this run (backup_id of the same local day)? A
+ * backup abandoned by a worker that died does not count: the container still needs its backup.
+ */
 export async function endedInRun(db: AdminDb, owner: RowOwner, backupType: string, runDay: string): Promise<boolean> {
   const { rows } = await db.query(
     `SELECT 1 FROM backups e
       WHERE e.state = 'end' AND ${ownedBy('e')} AND e.backup_type = $3 AND e.backup_id LIKE $4 || '%'
+        AND NOT starts_with(coalesce(e.err_msg, ''), $5)
       LIMIT 1`,
-    [owner.cId, owner.name, backupType, runDay],
+    [owner.cId, owner.name, backupType, runDay, ABANDONED_ERR_PREFIX],
   );
   return rows.length > 0;
 }

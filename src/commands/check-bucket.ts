@@ -14,7 +14,7 @@ import {
 import type { Config } from '../config.js';
 import { lifecycleHasAbortRule } from '../storage/lifecycle.js';
 import { deleteObjects, headObject, sseMismatch, sseRequest } from '../storage/s3.js';
-import { s3Url } from '../storage/layout.js';
+import { checkProbeKey, s3Url } from '../storage/layout.js';
 import { bucketOrCredentialsProblem, CleanupFailed, describeS3Error, formatS3Error, s3ErrorOf, type S3ErrorInfo } from '../storage/s3-errors.js';
 
 type Print = (line: string) => void;
@@ -99,7 +99,7 @@ export async function checkBucket(client: S3Client, config: Config, report: Chec
     }
   };
 
-  const probeKey = `${prefix}/.mydb-backup-check`;
+  const probeKey = checkProbeKey(prefix);
   const leftBehind: Leftover[] = [];
   try {
     // Listing first: the bucket and the credentials themselves are judged by its answer, which (unlike HeadBucket's)

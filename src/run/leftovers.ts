@@ -6,7 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { AdminDb } from '../admin-db/pool.js';
-import { failedBackupUrls, openStarts, ownersWithLeftovers, type BackupRow, type RowOwner } from '../admin-db/queries.js';
+import { ABANDONED_ERR_PREFIX, failedBackupUrls, openStarts, ownersWithLeftovers, type BackupRow, type RowOwner } from '../admin-db/queries.js';
 import type { Claims } from './claims.js';
 import type { Config } from '../config.js';
 import { removeStaleTempDirs } from '../pipeline/command.js';
@@ -112,7 +112,7 @@ export async function closeAbandoned(ctx: LeftoversContext, owner: RowOwner): Pr
     const backup = { name: owner.name, backupId: o.backupId, backupType: o.backupType, url: o.url, startedAt: o.startedAt };
     const errMsg = whole
       ? ''
-      : `ERROR: abandoned: the process that started this backup at ${o.startedAt.toISOString()} stopped before it ended (killed, or its host went down); found by a later run`;
+      : `${ABANDONED_ERR_PREFIX} the process that started this backup at ${o.startedAt.toISOString()} stopped before it ended (killed, or its host went down); found by a later run`;
     await ctx.recordRow({ cId: owner.cId, name: owner.name, state: 'end', backupId: o.backupId, backupType: o.backupType, url: o.url, command: o.command, errMsg });
     if (whole) {
       out.completed.push(backup);

@@ -131,6 +131,14 @@ const joinPrefix = (prefix: string) => (prefix ? `${prefix}/` : '');
 /** `{prefix}/`: where every owner's folder is. */
 export const prefixFolder = (prefix: string): string => joinPrefix(prefix);
 
+/**
+ * `{prefix}/.mydb-backup-check-{pid}-{random}`: `check`'s test object, its own per run, so that two checks at once
+ * (cron and an operator) never delete or read each other's. Not an owner folder: listings pass over it.
+ */
+export function checkProbeKey(prefix: string, random: string = randomBytes(3).toString('hex')): string {
+  return `${joinPrefix(prefix)}.mydb-backup-check-${process.pid}-${random}`;
+}
+
 /** `{prefix}/{segment}/`: every backup of one owner. */
 export function ownerFolder(prefix: string, segment: string): string {
   return `${joinPrefix(prefix)}${segment}/`;

@@ -2,6 +2,7 @@
 // "latest" is by UTC time whatever the local clock shows.
 import { describe, expect, it } from 'vitest';
 import {
+  checkProbeKey,
   ADMIN_DB_SEGMENT,
   backupFolder,
   decodeName,
@@ -157,5 +158,17 @@ describe('folder ids', () => {
     const at = new Date('2026-12-01T02:00:00Z');
     expect(newFolderId(at, 'aaaaaa')).not.toBe(newFolderId(at, 'bbbbbb'));
     expect(ADMIN_DB_SEGMENT).toBe('_admin-db');
+  });
+});
+
+describe("check's test object", () => {
+  it('is its own per run, under the prefix, and no owner folder nor backup key', () => {
+    const keys = Array.from({ length: 50 }, () => checkProbeKey('mydb'));
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const key of keys) {
+      expect(key).toMatch(new RegExp(`^mydb/\\.mydb-backup-check-${process.pid}-[0-9a-f]{6}$`));
+      expect(parseBackupKey('mydb', key)).toBeUndefined();
+    }
+    expect(checkProbeKey('', 'abcdef')).toBe(`.mydb-backup-check-${process.pid}-abcdef`);
   });
 });

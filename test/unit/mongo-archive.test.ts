@@ -1,4 +1,4 @@
-// The mongodump archive check (src/engines/mongo-archive.ts) against archives written the way mongodump writes them
+// The mongodump archive check (src/counts/mongo-archive-reader.ts) against archives written the way mongodump writes them
 // (test/fixtures/mongo-archive-writer.mjs), cut, bent and fed a byte at a time. The stand-in mongodump's archives, as
 // a child process writes them: test/engine-commands.test.ts.
 import { readFileSync } from 'node:fs';
