@@ -2,11 +2,12 @@
 // chunk stays intact while the consumer holds it; a slow consumer holds the child back with bounded memory; a consumer
 // that stops closes the pipe; and no name is left in the temporary directory.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCommand } from '../src/pipeline/command.js';
+import { makeFifos, openFifoReader } from '../src/pipeline/pipe-reader.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -33,6 +34,41 @@ function writer(file: string, maxWrite: number, pauseEvery = 0): [string, ...str
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('PipeReader', () => {
+  it('rests after a small read while the writer is slow, but not once the writer filled the pipe during a rest', async () => {
+    // This test writes into the pipe itself: a synchronous write cannot be interleaved with the reader's reads.
+    const [path] = await makeFifos(dir, ['rests']);
+    const { reader, writeFd } = openFifoReader(path!);
+    const reading = (async () => {
+      for await (const _ of reader) {
+        /* consumed */
+      }
+    })();
+    const until = async (what: string, done: () => boolean) => {
+      for (const deadline = Date.now() + 10_000; !done(); await new Promise((r) => setTimeout(r, 5))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      }
+    };
+    try {
+      // A slow writer: small reads, each followed by a rest.
+      writeSync(writeFd, Buffer.alloc(100));
+      await until('the first read', () => reader.bytes === 100);
+      await new Promise((r) => setTimeout(r, 20));
+      writeSync(writeFd, Buffer.alloc(100));
+      await until('the second read', () => reader.bytes === 200);
+      expect(reader.rests).toBe(2);
+      // During (or right after) that rest, the writer fills the pipe: one read of 64 KiB. It was waiting on us.
+      writeSync(writeFd, Buffer.alloc(64 * KiB));
+      await until('the pipeful', () => reader.bytes === 200 + 64 * KiB);
+      // Its next small write is read without a rest.
+      writeSync(writeFd, Buffer.alloc(100));
+      await until('the read after the pipeful', () => reader.bytes === 300 + 64 * KiB);
+      expect(reader.rests).toBe(2);
+    } finally {
+      closeSync(writeFd);
+      await reading;
+    }
+  });
+
   it('delivers every byte in order, for writes of any size, and ends when the child closes its stdout', async () => {
     for (const [maxWrite, pauseEvery] of [[1, 0], [4 * KiB, 50], [3 * MiB, 0]] as const) {
       const data = randomBytes(maxWrite === 1 ? 64 * KiB : 6 * MiB + 123);

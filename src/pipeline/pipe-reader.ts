@@ -21,10 +21,16 @@ const BLOCK_BYTES = 512 * 1024;
 /**
  * After a read of less than SMALL_READ the writer is slower than we are: stop reading for REST_MS and let its bytes
  * gather in the pipe, instead of waking for each of its writes (pg_dump writes ~4 KiB at a time, and each wake-up
- * costs node more than the bytes do). 1 ms fills less than the pipe's 64 KiB at any rate where reads come small.
+ * costs node more than the bytes do).
  */
 const SMALL_READ = 32 * 1024;
 const REST_MS = 1;
+/**
+ * But a writer that fills the pipe (64 KiB, one read) while we rest was waiting on us, not we on it: a fast writer in
+ * small writes (mariadb-dump) would be held to about one pipeful per rest. After such a read, no rests for
+ * FAST_WRITER_MS; then one rest tries again, so a writer that slows down is rested for again.
+ */
+const FAST_WRITER_MS = 1000;
 
 /** What the stall watchdog and progress logs read, from a PipeReader or a Meter. */
 export interface Progress {
@@ -48,6 +54,11 @@ export class PipeReader implements ByteSource {
   private lent: Buffer | undefined;
   /** Reading waits a moment after a small read. */
   private resting = false;
+  /** The read after a rest tells whether the writer filled the pipe meanwhile. */
+  private afterRest = false;
+  private noRestUntil = 0;
+  /** How many times reading rested (tests and the benchmark read it). */
+  rests = 0;
   private ended = false;
   private error: Error | undefined;
   private wake: (() => void) | undefined;
@@ -105,8 +116,12 @@ export class PipeReader implements ByteSource {
       this.filled = 0;
     }
     this.notify();
-    if (!this.ready && n < SMALL_READ && !this.ended) {
+    if (this.afterRest && n >= READ_BYTES) this.noRestUntil = this.lastActivity + FAST_WRITER_MS;
+    this.afterRest = false;
+    if (!this.ready && n < SMALL_READ && !this.ended && this.lastActivity >= this.noRestUntil) {
       this.resting = true;
+      this.afterRest = true;
+      this.rests += 1;
       setTimeout(() => {
         this.resting = false;
         if (!this.ready && !this.ended) this.socket.resume();
