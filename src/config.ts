@@ -174,7 +174,7 @@ const envSchema = z
     BACKUP_MARIADB_PASSWORD: optionalText,
     BACKUP_MONGODB_USER: z.string().trim().optional().transform((v) => v || 'dbaas'),
     BACKUP_MONGODB_PASSWORD: optionalText,
-    // zstd: on the benchmark faster than no compression (fewer bytes to send) at 41% of the size; gzip costs 3x the CPU.
+    // zstd: faster than no compression (fewer bytes to send) and far cheaper than gzip (the figures: BENCHMARKS.md).
     BACKUP_COMPRESS_MARIADB: compression('zstd', STREAM_COMPRESSIONS),
     BACKUP_COMPRESS_MONGODB: compression('zstd', STREAM_COMPRESSIONS),
     // PostgreSQL: pg_dump -Fc -Z0 through zstd stores about as much as pg_dump's own zlib at a fraction of its CPU

@@ -11,4 +11,4 @@ export function findEngine(dbengine: string): Engine | undefined {
   return ENGINES.find((e) => e.name.toLowerCase() === wanted || e.aliases.includes(wanted));
 }
 
-export type { Engine, DumpStep, RestoreStep, Command, Target, RestoreTarget, RestoreSource, LineFilter } from './types.js';
+export type { Engine, DumpStep, RestoreStep, Command, DumpSource, RestoreTarget, RestoreSource, LineFilter } from './types.js';

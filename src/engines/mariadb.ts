@@ -1,5 +1,5 @@
 // MariaDB (and MySQL): the whole server in one consistent logical dump, `all-databases.sql` (+ .gz / .zst).
-import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, Target } from './types.js';
+import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, DumpSource } from './types.js';
 import { COMPRESSION_SUFFIX, compressionOf } from './names.js';
 
 /** The largest packet either side may need for one row or one extended INSERT (the server's own limit is 1 GiB). */
@@ -87,7 +87,7 @@ export const mariadb: Engine = {
   aliases: ['mysql'],
   tools: ['mariadb-dump', 'mariadb'],
 
-  dumpSteps(t: Target): DumpStep[] {
+  dumpSteps(t: DumpSource): DumpStep[] {
     return [
       {
         command: mariadbCommand('mariadb-dump', t, DUMP_OPTIONS),

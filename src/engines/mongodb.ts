@@ -8,7 +8,7 @@
 // Consistency: without --oplog (replica sets only; these servers are standalone) a dump of a busy server is not a
 // point-in-time snapshot; each collection is read consistently on its own.
 import type { Compression } from '../config.js';
-import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, Target } from './types.js';
+import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, DumpSource } from './types.js';
 import { compressionOf } from './names.js';
 
 /** The password as mongodump's --config YAML: a double-quoted scalar (JSON's escapes are valid YAML). */
@@ -64,7 +64,7 @@ export const mongodb: Engine = {
   aliases: ['mongo'],
   tools: ['mongodump', 'mongorestore'],
 
-  dumpSteps(t: Target): DumpStep[] {
+  dumpSteps(t: DumpSource): DumpStep[] {
     const gzip = t.compression === 'gzip';
     return [
       {

@@ -1,5 +1,5 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
-import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, Target } from './types.js';
+import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, DumpSource } from './types.js';
 import type { Compression } from '../config.js';
 import { COMPRESSION_SUFFIX, compressionOf } from './names.js';
 import { decodeName, encodeName } from '../storage/layout.js';
@@ -35,7 +35,7 @@ export const databaseObjectName = (database: string, compression: Compression = 
   `${encodeName(database)}.dump${COMPRESSION_SUFFIX[compression]}`;
 
 /** How a database dump is compressed: by the pipeline (compression), or by pg_dump itself (nativeCompression). */
-export type PgDumpCompression = Pick<Target, 'compression' | 'nativeCompression'>;
+export type PgDumpCompression = Pick<DumpSource, 'compression' | 'nativeCompression'>;
 
 /**
  * The admin DB's own backup keeps pg_dump's own compression, whatever BACKUP_COMPRESS_POSTGRES says: it is small
@@ -91,12 +91,12 @@ export const postgres: Engine = {
   aliases: ['postgresql', 'pg'],
   tools: ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore'],
 
-  inventory: (t: Target) => ({
+  inventory: (t: DumpSource) => ({
     argv: ['psql', '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', LIST_DATABASES],
     ...connection(t),
   }),
 
-  dumpSteps(t: Target, inventoryOutput: string): DumpStep[] {
+  dumpSteps(t: DumpSource, inventoryOutput: string): DumpStep[] {
     const globals: DumpStep = {
       command: { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], ...connection(t) },
       objectName: 'globals.sql',

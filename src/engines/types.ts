@@ -40,8 +40,8 @@ export type RowCounting =
   | { kind: 'mariadb-sql' }
   | { kind: 'mongo-archive'; gzip: boolean };
 
-/** How to reach one container's server with the engine's admin account. */
-export interface Target {
+/** The server being backed up: one container's, reached with the engine's admin account, and how its dump is compressed. */
+export interface DumpSource {
   container: Container;
   host: string;
   port: number;
@@ -137,8 +137,8 @@ export interface Engine {
   /** The programs `check` looks for on PATH. */
   tools: string[];
   /** A command whose stdout lists what to dump (parsed by dumpSteps); engines that dump everything in one go omit it. */
-  inventory?(target: Target): Command;
-  dumpSteps(target: Target, inventoryOutput: string): DumpStep[];
+  inventory?(source: DumpSource): Command;
+  dumpSteps(source: DumpSource, inventoryOutput: string): DumpStep[];
   /** Objects of one backup (names as listed in S3) → the commands that load them into `to`, in order. */
   restoreSteps(objectNames: string[], to: RestoreTarget, source?: RestoreSource): RestoreStep[];
 }

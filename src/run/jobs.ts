@@ -1,7 +1,7 @@
 // The two kinds of backup job: a container from the admin DB, and the admin DB itself.
 import type { Container } from '../admin-db/container-info.js';
 import type { Config } from '../config.js';
-import { findEngine, type DumpStep, type Engine, type Target } from '../engines/index.js';
+import { findEngine, type DumpStep, type Engine, type DumpSource } from '../engines/index.js';
 import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from './plan.js';
@@ -11,7 +11,7 @@ import { captureCommand, renderCommand } from '../pipeline/command.js';
 import type { BackupJob } from '../pipeline/backup-job.js';
 
 /** What a container resolves to: its engine and how to reach it, or why it cannot be backed up. */
-export function resolveTarget(container: Container, config: Config): { engine: Engine; target: Target } {
+export function resolveDumpSource(container: Container, config: Config): { engine: Engine; source: DumpSource } {
   if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) {
@@ -21,7 +21,7 @@ export function resolveTarget(container: Container, config: Config): { engine: E
   const compression = config.compression[engine.configKey];
   return {
     engine,
-    target: {
+    source: {
       container,
       host: config.dbHost,
       port: container.port,
@@ -34,25 +34,25 @@ export function resolveTarget(container: Container, config: Config): { engine: E
 
 /** The steps of a container's backup, after asking its server what it holds (PostgreSQL: its databases). */
 export async function containerSteps(container: Container, config: Config, mask: Masker): Promise<DumpStep[]> {
-  const { engine, target } = resolveTarget(container, config);
-  const inventory = engine.inventory?.(target);
+  const { engine, source } = resolveDumpSource(container, config);
+  const inventory = engine.inventory?.(source);
   const output = inventory
     ? await captureCommand(inventory, {
         mask,
         timeoutMs: Math.min(config.stallTimeoutMs, 120_000),
-        what: `listing the databases on ${target.host}:${target.port}:`,
+        what: `listing the databases on ${source.host}:${source.port}:`,
       })
     : '';
-  return engine.dumpSteps(target, output);
+  return engine.dumpSteps(source, output);
 }
 
 export function containerJob(container: Container, backupType: BackupType, config: Config, mask: Masker): BackupJob {
   let preflightCommand: string | undefined;
   let engineName = container.engine;
   try {
-    const { engine, target } = resolveTarget(container, config);
+    const { engine, source } = resolveDumpSource(container, config);
     engineName = engine.name;
-    const inventory = engine.inventory?.(target);
+    const inventory = engine.inventory?.(source);
     if (inventory) preflightCommand = renderCommand(inventory, mask);
   } catch {
     /* steps() reports it */
