@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Compression } from '../src/config.js';
+import type { Compression } from '../src/engines/compression.js';
 import type { DumpSource } from '../src/engines/index.js';
 import { mariadb } from '../src/engines/mariadb.js';
 import { summarizeArchive, type ArchiveSummary } from '../src/counts/mongo-archive-reader.js';

@@ -3,7 +3,7 @@
 // handles only the compressed bytes).
 import { pipeline, type Writable } from 'node:stream';
 import { createGzip, constants } from 'node:zlib';
-import type { Compression } from '../config.js';
+import type { Compression } from '../engines/compression.js';
 import type { Command } from '../engines/types.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';

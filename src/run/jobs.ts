@@ -1,8 +1,9 @@
 // The two kinds of backup job: a container from the admin DB, and the admin DB itself.
 import type { Container } from '../admin-db/container-info.js';
 import type { Config } from '../config.js';
-import { findEngine, type DumpStep, type Engine, type DumpSource } from '../engines/index.js';
-import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
+import { ENGINES, findEngine, type DumpStep, type Engine, type DumpSource } from '../engines/index.js';
+import { dumpCompression } from '../engines/settings.js';
+import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, postgres } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
@@ -15,10 +16,10 @@ export function resolveDumpSource(container: Container, config: Config): { engin
   if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) {
-    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected Postgres, MariaDB or MongoDB)`);
+    const names = ENGINES.map((e) => e.name);
+    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)})`);
   }
-  const credentials = config.credentials[engine.configKey];
-  const compression = config.compression[engine.configKey];
+  const credentials = config.credentials[engine.key];
   return {
     engine,
     source: {
@@ -27,7 +28,7 @@ export function resolveDumpSource(container: Container, config: Config): { engin
       port: container.port,
       user: credentials.user,
       ...(credentials.password ? { password: credentials.password } : {}),
-      ...(compression === 'pgdump' ? { compression: 'none', nativeCompression: true } : { compression }),
+      ...dumpCompression(engine, config.compression[engine.key]),
     },
   };
 }
@@ -77,7 +78,7 @@ export function adminDbJob(config: Config): BackupJob {
     owner: { kind: 'admin-db' },
     identity: { kind: 'admin-db', database: conn.database, host: conn.host, port: conn.port },
     backupType: 'Admin',
-    engine: 'Postgres',
+    engine: postgres.name,
     steps: async () => [dumpDatabaseStep(conn, conn.database, ADMIN_DB_COMPRESSION)],
   };
 }

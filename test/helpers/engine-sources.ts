@@ -1,6 +1,6 @@
 /** The backup and restore targets the engine tests build commands for (no server behind them). */
 import type { Container } from '../../src/admin-db/container-info.js';
-import type { Compression } from '../../src/config.js';
+import type { Compression } from '../../src/engines/compression.js';
 import type { RestoreTarget, DumpSource } from '../../src/engines/index.js';
 
 /** Everything an option file, a YAML scalar or a shell could trip on. */
