@@ -120,8 +120,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
     const server = verifyServer(config, engine);
     if (!server) continue;
     try {
-      const { maintenanceDb } = server;
-      await targetServer(engine, server.conn, { ...(maintenanceDb !== undefined ? { maintenanceDb } : {}), mask })?.ping();
+      await targetServer(engine, server.conn, { maintenanceDb: server.maintenanceDb, mask })?.ping();
       ok(`verification server ${server.label} reached`);
     } catch (err) {
       fail(`verification server ${server.label} (${engineEnvNames(engine).verifyUrl}): ${(err as Error).message}`);

@@ -5,6 +5,7 @@ import { ENGINES, type Engine } from '../engines/index.js';
 import type { ServerConnection } from '../engines/types.js';
 import { DbUrlError, parseDbUrl, schemesPhrase, urlLabel } from '../engines/url.js';
 import { ConfigError } from '../errors.js';
+import { orList } from '../util/format.js';
 
 export type { ServerConnection };
 
@@ -16,9 +17,6 @@ export interface RestoreDestination {
   /** For messages and action_log: `postgresql://user@host:port/db` or `container NAME (host:port)`, no password. */
   label: string;
 }
-
-/** `a, b or c` */
-const either = (items: readonly string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? ''));
 
 /**
  * A URL of one of the engines (`postgres[ql]://[user[:password]@]host[:port][/db][?sslmode=…]`, `mariadb://`,
@@ -32,7 +30,7 @@ export function parseTargetUrl(raw: string, credentials: Config['credentials']):
   } catch (err) {
     if (!(err instanceof DbUrlError)) throw err;
     if (err.problem === 'scheme') {
-      throw new ConfigError(`--to must be a ${either(ENGINES.map(schemesPhrase))} URL, not '${raw.replace(/:[^:@/]*@/, ':***@')}'`);
+      throw new ConfigError(`--to must be a ${orList(ENGINES.map(schemesPhrase))} URL, not '${raw.replace(/:[^:@/]*@/, ':***@')}'`);
     }
     throw new ConfigError(`--to ${err.message}`);
   }
@@ -65,5 +63,5 @@ export function verifyServer(config: Config, engine: Engine): (RestoreDestinatio
   const url = config.verify.servers[engine.key];
   if (!url) return undefined;
   const { database, ...server } = parseTargetUrl(url, config.credentials);
-  return { ...server, ...(database !== undefined ? { maintenanceDb: database } : {}) };
+  return { ...server, maintenanceDb: database };
 }

@@ -89,7 +89,7 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
       notDropped: (database, err) => ctx.log.error({ database, err: ctx.mask((err as Error).message) }, 'could not drop a scratch database'),
     };
     const backup = { objectNames: read.folder.objects.map((o) => o.name), databaseOf: (o: string) => databaseOf(read, o), backup: `backup ${backupLabel(read)}` };
-    const target = server && targetServer(engine, server.conn, { ...(server.maintenanceDb !== undefined ? { maintenanceDb: server.maintenanceDb } : {}), mask: ctx.mask });
+    const target = server && targetServer(engine, server.conn, { maintenanceDb: server.maintenanceDb, mask: ctx.mask });
     bytes = await engine.verification.run(backup, target, io, stats);
   } catch (err) {
     return outcome('failed', ctx.mask((err as Error).message), stats, bytes);

@@ -7,6 +7,7 @@ import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, postgres } f
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
+import { orList } from '../util/format.js';
 import type { Masker } from '../util/mask.js';
 import { captureCommand, renderCommand } from '../pipeline/command.js';
 import type { BackupJob } from '../pipeline/backup-job.js';
@@ -16,8 +17,7 @@ export function resolveDumpSource(container: Container, config: Config): { engin
   if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) {
-    const names = ENGINES.map((e) => e.name);
-    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)})`);
+    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected ${orList(ENGINES.map((e) => e.name))})`);
   }
   const credentials = config.credentials[engine.key];
   return {
