@@ -162,7 +162,7 @@ export interface TargetServer {
   databaseStats(database: string, label?: string): Promise<DatabaseStats>;
   /** Does the database exist, and how many user tables does it hold (0 when it does not exist)? (PostgreSQL) */
   databaseState?(database: string): Promise<{ exists: boolean; tables: number }>;
-  /** (PostgreSQL) */
+  /** Creates an empty database, for a restore under another name or a scratch restore (PostgreSQL). */
   createDatabase?(database: string): Promise<void>;
   /** The user databases (system schemas left out), each with its number of tables (MariaDB). */
   userDatabases?(): Promise<Map<string, number>>;
@@ -173,8 +173,8 @@ export interface TargetServer {
 }
 
 /**
- * How restore/ reaches a target server of the engine: one of a closed set, each implemented once in
- * restore/target-servers.ts (a driver or a client program). An engine that speaks one of them needs nothing there.
+ * How restore/ reaches a target server of the engine: one of a closed set, each implemented once in restore/ (a driver
+ * or a client program) and listed in restore/target-servers.ts. An engine that speaks one of them needs nothing there.
  */
 export type ServerProtocol = 'postgres' | 'mariadb';
 
