@@ -133,7 +133,7 @@ export function parseBucket(raw: string): { bucket: string; prefix?: string } {
  * canonical scheme; its database part, if any, is only the maintenance database to connect to (PostgreSQL; default
  * postgres): scratch databases are created next to it.
  */
-const engineSettingsSchema = z.object(
+const engineSettingsSchema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown> = z.object(
   Object.fromEntries(
   ENGINES.flatMap((engine) => {
     const names = engineEnvNames(engine);
@@ -252,14 +252,12 @@ const envObject = z
       .optional()
       .transform((v) => (v === undefined || v === '' ? 'info' : v))
       .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { message: 'expected error, warn, info or debug' })),
-  })
-  // The engines' settings pass through, to be checked below by their own schema.
-  .passthrough();
+  });
 
-const envSchema = envObject
+// Parsed side by side, so a bad setting of each is reported with the others.
+const envSchema = z
+  .intersection(envObject, engineSettingsSchema)
   .superRefine((env, ctx) => {
-    const engines = engineSettingsSchema.safeParse(env);
-    if (!engines.success) for (const issue of engines.error.issues) ctx.addIssue({ ...issue, code: z.ZodIssueCode.custom });
     if (env.BACKUP_SSE === 'aws:kms' && !env.BACKUP_SSE_KMS_KEY_ID) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
@@ -290,17 +288,17 @@ const envSchema = envObject
       }
     }
   })
-  .transform((env) => toConfig(env, engineSettingsSchema.parse(env)));
+  .transform(toConfig);
 
 /** The validated settings → what the rest of the tool reads (its type: Config). */
-function toConfig(e: z.output<typeof envObject>, engineEnv: Record<string, unknown>) {
+function toConfig(e: z.output<typeof envObject> & Record<string, unknown>) {
   const engineSettings = perEngine((engine) => {
     const names = engineEnvNames(engine);
     return {
-      user: engineSetting(engineEnv, names.user) ?? engine.settings.defaultUser,
-      password: engineSetting(engineEnv, names.password),
-      compression: engineSetting(engineEnv, names.compress) ?? engine.settings.defaultCompression,
-      verifyUrl: engineSetting(engineEnv, names.verifyUrl),
+      user: engineSetting(e, names.user) ?? engine.settings.defaultUser,
+      password: engineSetting(e, names.password),
+      compression: engineSetting(e, names.compress) ?? engine.settings.defaultCompression,
+      verifyUrl: engineSetting(e, names.verifyUrl),
     };
   });
   const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
