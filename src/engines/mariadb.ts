@@ -86,8 +86,8 @@ const RESTORE_OPTIONS = ['--batch', '--binary-mode', '--default-character-set=ut
 
 /** A plain-SQL object of one of its backups: what a restore loads. */
 const DUMP_OBJECT = /\.sql(\.gz|\.zst)?$/;
-/** Its objects' names: `all-databases.sql`, and `{segment}_{YYYY-MM-DD_HH:MM:SS}.sql` in legacy folders. */
-const OWN_OBJECT = /(^all-databases|_\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d)\.sql(\.gz|\.zst)?$/;
+/** Its objects' names: `all-databases.sql`, and `{segment}_{backup_id}.sql` in legacy folders (`YYYY-MM-DD_HH:MM:SS[.N]`). */
+const OWN_OBJECT = /(^all-databases|_\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d(\.\d+)?)\.sql(\.gz|\.zst)?$/;
 
 export const mariadb = defineEngine({
   name: 'MariaDB',

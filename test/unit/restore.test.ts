@@ -99,6 +99,8 @@ describe('engine of a backup from its objects', () => {
     [['globals.sql', 'x.dump.zst'], 'Postgres'],
     [['mydb_admin.dump'], 'Postgres'],
     [['a_2025-01-01_02:00:00.sql.gz'], 'MariaDB'],
+    [['a_2025-01-01_02:00:00.2.sql'], 'MariaDB'],
+    [['globals.sql'], 'Postgres'],
     [['all-databases.sql.zst'], 'MariaDB'],
     [['archive.gz'], 'MongoDB'],
     [['notes.txt'], undefined],
