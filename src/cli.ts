@@ -5,7 +5,7 @@
 import { CommanderError } from 'commander';
 import { z } from 'zod';
 import { buildProgram } from './commands/program.js';
-import { BackupArchived, BackupFailed, CannotStartError, ConfigError, RestoreFailed } from './errors.js';
+import { BackupArchived, BackupFailed, CannotStartError, CommandFailed, ConfigError, RestoreFailed } from './errors.js';
 import { makeMasker } from './util/mask.js';
 
 /**
@@ -13,7 +13,7 @@ import { makeMasker } from './util/mask.js';
  * failed (ECONNREFUSED, ENOENT…), a server's refusal (PostgreSQL's SQLSTATE), an answer from S3.
  */
 function isExpectedFailure(err: unknown): boolean {
-  if (err instanceof RestoreFailed || err instanceof BackupFailed) return true;
+  if (err instanceof RestoreFailed || err instanceof BackupFailed || err instanceof CommandFailed) return true;
   const e = err as { code?: unknown; $metadata?: unknown; severity?: unknown };
   return err instanceof Error && (typeof e.code === 'string' || e.$metadata !== undefined || e.severity !== undefined);
 }

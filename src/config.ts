@@ -3,6 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { ENGINES, perEngine, type EngineKey } from './engines/index.js';
+import { compressionChoices, engineEnvNames } from './engines/settings.js';
+import { DbUrlError, parseDbUrl } from './engines/url.js';
+import { postgres } from './engines/postgres.js';
 import { ConfigError } from './errors.js';
 import { parseDuration } from './util/duration.js';
 import { parseWatchSetting, WATCH_DEFAULTS, type WatchSettings } from './watch/settings.js';
@@ -57,7 +61,25 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
-const compression = <const T extends readonly [string, ...string[]]>(fallback: T[number], choices: T) =>
+const text = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || fallback);
+
+/** A value read by `parse`, whose Error becomes the setting's message. */
+const parsedWith = <T>(parse: (value: string) => T, base = z.string()) =>
+  base.transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const compression = (fallback: string, choices: readonly [string, ...string[]]) =>
   z
     .string()
     .trim()
@@ -65,7 +87,6 @@ const compression = <const T extends readonly [string, ...string[]]>(fallback: T
     .optional()
     .transform((v) => (v === undefined || v === '' ? fallback : v))
     .pipe(z.enum(choices, { message: `expected one of ${choices.join(', ')}` }));
-const STREAM_COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
 /** A BACKUP_WATCH_* setting: parsed as the same setting in a container's Info.labels is (watch/settings.ts). */
 const watchSetting = <K extends keyof WatchSettings>(key: K) =>
@@ -84,26 +105,15 @@ const watchSetting = <K extends keyof WatchSettings>(key: K) =>
 
 /** Accepts SQLAlchemy-style URLs (postgresql+psycopg2://) and plain postgres:// ones; returns a libpq URL. */
 export function normaliseAdminUri(raw: string): string {
-  const match = /^(postgres(?:ql)?)(\+[a-z0-9_]+)?:\/\//i.exec(raw.trim());
-  if (!match) throw new Error("must start with postgresql:// (or postgresql+psycopg2://)");
-  const url = new URL(`postgresql://${raw.trim().slice(match[0].length)}`);
-  if (!url.hostname && !url.searchParams.get('host')) throw new Error('has no host');
-  if (url.pathname.length <= 1) throw new Error('has no database name');
-  return url.toString();
-}
-
-/**
- * A verification server's URL: postgres[ql]:// (SQLAlchemy driver suffixes accepted) or mariadb:// / mysql://, with a
- * host; returns it normalised (postgresql:// or mariadb://). The database part, if any, is only the maintenance
- * database to connect to (PostgreSQL; default postgres): scratch databases are created next to it.
- */
-export function normaliseServerUrl(raw: string, engine: 'postgres' | 'mariadb'): string {
-  const schemes = engine === 'postgres' ? /^(postgres(?:ql)?)(\+[a-z0-9_]+)?:\/\//i : /^(mariadb|mysql)(\+[a-z0-9_]+)?:\/\//i;
-  const match = schemes.exec(raw.trim());
-  if (!match) throw new Error(engine === 'postgres' ? 'must start with postgresql://' : 'must start with mariadb:// (or mysql://)');
-  const url = new URL(`${engine === 'postgres' ? 'postgresql' : 'mariadb'}://${raw.trim().slice(match[0].length)}`);
-  if (!url.hostname) throw new Error('has no host');
-  return url.toString();
+  let url;
+  try {
+    url = parseDbUrl(raw, [postgres]);
+  } catch (err) {
+    if (err instanceof DbUrlError && err.problem === 'scheme') throw new Error('must start with postgresql:// (or postgresql+psycopg2://)');
+    throw err;
+  }
+  if (url.database === undefined) throw new Error('has no database name');
+  return url.normalised;
 }
 
 /** `s3://bucket/prefix`, `bucket/prefix` or `bucket` → bucket and optional prefix. */
@@ -117,33 +127,44 @@ export function parseBucket(raw: string): { bucket: string; prefix?: string } {
   return prefix ? { bucket, prefix } : { bucket };
 }
 
-const envSchema = z
+/**
+ * Each engine's settings (engines/settings.ts names them): its admin account, its compression, its verification
+ * server. The server's URL: one of the engine's schemes (a driver suffix accepted), with a host, normalised to its
+ * canonical scheme; its database part, if any, is only the maintenance database to connect to (PostgreSQL; default
+ * postgres): scratch databases are created next to it.
+ */
+const engineSettingsSchema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown> = z.object(
+  Object.fromEntries(
+  ENGINES.flatMap((engine) => {
+    const names = engineEnvNames(engine);
+    return [
+      [names.user, text(engine.settings.defaultUser)],
+      [names.password, optionalText],
+      [names.compress, compression(engine.settings.defaultCompression, compressionChoices(engine))],
+      ...(names.verifyUrl ? [[names.verifyUrl, optionalText.pipe(parsedWith((v) => parseDbUrl(v, [engine]).normalised).optional())]] : []),
+    ];
+  }),
+  ),
+);
+
+/** An engine's setting, as its schema above left it. */
+function engineSetting(env: Record<string, unknown>, name: string | undefined): string | undefined {
+  const value = name === undefined ? undefined : env[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+const envObject = z
   .object({
-    SQLALCHEMY_ADMIN_URI: z
-      .string({ required_error: 'is required: the URL of the MyDB admin database' })
-      .transform((v, ctx) => {
-        try {
-          return normaliseAdminUri(v);
-        } catch (err) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-          return z.NEVER;
-        }
-      }),
-    AWS_BUCKET_NAME: z
-      .string({ required_error: 'is required: s3://bucket[/prefix]' })
-      .transform((v, ctx) => {
-        try {
-          return parseBucket(v);
-        } catch (err) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-          return z.NEVER;
-        }
-      }),
+    SQLALCHEMY_ADMIN_URI: parsedWith(normaliseAdminUri, z.string({ required_error: 'is required: the URL of the MyDB admin database' })),
+    AWS_BUCKET_NAME: parsedWith(parseBucket, z.string({ required_error: 'is required: s3://bucket[/prefix]' })),
     BACKUP_S3_PREFIX: optionalText,
     AWS_DEFAULT_REGION: optionalText,
     AWS_REGION: optionalText,
     AWS_ENDPOINT_URL_S3: optionalText,
     AWS_ENDPOINT_URL: optionalText,
+    // Read by the AWS SDK itself; here only to be masked.
+    AWS_SECRET_ACCESS_KEY: z.string().optional(),
+    AWS_SESSION_TOKEN: z.string().optional(),
     BACKUP_ALLOW_HTTP_ENDPOINT: bool(false),
     BACKUP_S3_FORCE_PATH_STYLE: bool(true),
     BACKUP_SSE: z
@@ -163,23 +184,7 @@ const envSchema = z
     BACKUP_S3_QUEUE_SIZE: int(4, 1, 64),
     BACKUP_S3_MAX_PARTS: int(10_000, 2, 10_000),
     BACKUP_S3_CONDITIONAL_WRITES: bool(true),
-    BACKUP_DB_HOST: z
-      .string()
-      .trim()
-      .optional()
-      .transform((v) => (v === undefined || v === '' ? 'localhost' : v)),
-    BACKUP_POSTGRES_USER: z.string().trim().optional().transform((v) => v || 'pgdba'),
-    BACKUP_POSTGRES_PASSWORD: optionalText,
-    BACKUP_MARIADB_USER: z.string().trim().optional().transform((v) => v || 'root'),
-    BACKUP_MARIADB_PASSWORD: optionalText,
-    BACKUP_MONGODB_USER: z.string().trim().optional().transform((v) => v || 'dbaas'),
-    BACKUP_MONGODB_PASSWORD: optionalText,
-    // zstd: on the benchmark faster than no compression (fewer bytes to send) at 41% of the size; gzip costs 3x the CPU.
-    BACKUP_COMPRESS_MARIADB: compression('zstd', STREAM_COMPRESSIONS),
-    BACKUP_COMPRESS_MONGODB: compression('zstd', STREAM_COMPRESSIONS),
-    // PostgreSQL: pg_dump -Fc -Z0 through zstd stores about as much as pg_dump's own zlib at a fraction of its CPU
-    // (BENCHMARKS.md); 'pgdump' keeps pg_dump -Fc's zlib and a plain .dump.
-    BACKUP_COMPRESS_POSTGRES: compression('zstd', [...STREAM_COMPRESSIONS, 'pgdump'] as const),
+    BACKUP_DB_HOST: text('localhost'),
     SMTP_HOST: optionalText,
     SMTP_PORT: int(25, 1, 65535),
     SMTP_SECURE: bool(false),
@@ -217,24 +222,6 @@ const envSchema = z
     BACKUP_CLAIM_WAIT: duration('15m'),
     // For tests only: the moment every backup of the run is named by (a clock that repeats, jumps, or stands still).
     MYDB_TEST_CLOCK: optionalText.pipe(z.string().datetime({ offset: true, message: 'expected an ISO 8601 time' }).optional()),
-    BACKUP_VERIFY_POSTGRES_URL: optionalText.transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      try {
-        return normaliseServerUrl(v, 'postgres');
-      } catch (err) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
-    BACKUP_VERIFY_MARIADB_URL: optionalText.transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      try {
-        return normaliseServerUrl(v, 'mariadb');
-      } catch (err) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
     BACKUP_VERIFY_SAMPLE: int(0, 0, 1000),
     BACKUP_ROW_COUNTS: bool(true),
     BACKUP_WATCH: watchSetting('enabled'),
@@ -265,7 +252,11 @@ const envSchema = z
       .optional()
       .transform((v) => (v === undefined || v === '' ? 'info' : v))
       .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { message: 'expected error, warn, info or debug' })),
-  })
+  });
+
+// Parsed side by side, so a bad setting of each is reported with the others.
+const envSchema = z
+  .intersection(envObject, engineSettingsSchema)
   .superRefine((env, ctx) => {
     if (env.BACKUP_SSE === 'aws:kms' && !env.BACKUP_SSE_KMS_KEY_ID) {
       ctx.addIssue({
@@ -273,6 +264,9 @@ const envSchema = z
         path: ['BACKUP_SSE_KMS_KEY_ID'],
         message: 'is required when BACKUP_SSE=aws:kms',
       });
+    }
+    if (env.SMTP_HOST && env.SUPPORT_ADMIN_EMAIL.length === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['SUPPORT_ADMIN_EMAIL'], message: 'is required when SMTP_HOST is set' });
     }
     const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
     if (endpoint) {
@@ -293,75 +287,108 @@ const envSchema = z
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'must be an https:// URL' });
       }
     }
+  })
+  .transform(toConfig);
+
+/** The validated settings → what the rest of the tool reads (its type: Config). */
+function toConfig(e: z.output<typeof envObject> & Record<string, unknown>) {
+  const engineSettings = perEngine((engine) => {
+    const names = engineEnvNames(engine);
+    return {
+      user: engineSetting(e, names.user) ?? engine.settings.defaultUser,
+      password: engineSetting(e, names.password),
+      compression: engineSetting(e, names.compress) ?? engine.settings.defaultCompression,
+      verifyUrl: engineSetting(e, names.verifyUrl),
+    };
   });
-
-/** A stream compression the pipeline applies (and restore undoes) by the object name's suffix. */
-export type Compression = 'none' | 'gzip' | 'zstd';
-/** PostgreSQL's setting: a stream compression of `pg_dump -Fc -Z0`, or 'pgdump': pg_dump's own zlib, a plain `.dump`. */
-export type PostgresCompression = Compression | 'pgdump';
-
-export interface Config {
-  adminDbUrl: string;
-  s3: {
-    bucket: string;
-    prefix: string;
-    region: string;
-    endpoint?: string;
-    forcePathStyle: boolean;
-    sse: { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId: string };
-    checksum: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
-    partSizeBytes: number;
-    queueSize: number;
-    maxParts: number;
-    /** Ask S3 to refuse overwriting a key (If-None-Match: *) on every write: a second guard against collisions. */
-    conditionalWrites: boolean;
+  const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  const smtp = e.SMTP_HOST
+    ? {
+        host: e.SMTP_HOST,
+        port: e.SMTP_PORT,
+        secure: e.SMTP_SECURE,
+        requireTls: e.SMTP_REQUIRE_TLS,
+        ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
+        ...(e.SMTP_PASSWORD ? { password: e.SMTP_PASSWORD } : {}),
+        from: e.SMTP_FROM ?? `mydb-backup <noreply@${e.BACKUP_DB_HOST}>`,
+        to: e.SUPPORT_ADMIN_EMAIL,
+      }
+    : undefined;
+  const sse: { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId: string } =
+    e.BACKUP_SSE === 'aws:kms' ? { mode: 'aws:kms', kmsKeyId: e.BACKUP_SSE_KMS_KEY_ID ?? '' } : { mode: 'AES256' };
+  const verifyUrls = Object.fromEntries(Object.entries(engineSettings).flatMap(([key, s]) => (s.verifyUrl ? [[key, s.verifyUrl]] : []))) as Partial<Record<EngineKey, string>>;
+  const secrets = [
+    urlPassword(e.SQLALCHEMY_ADMIN_URI),
+    ...Object.values(engineSettings).flatMap((s) => [s.password, urlPassword(s.verifyUrl)]),
+    e.SMTP_PASSWORD,
+    e.AWS_SECRET_ACCESS_KEY,
+    e.AWS_SESSION_TOKEN,
+    // Whoever knows the ping URL can report a run: it stays out of logs like a password.
+    e.BACKUP_PING_URL,
+  ].filter((s): s is string => typeof s === 'string' && s.length >= 3);
+  return {
+    adminDbUrl: e.SQLALCHEMY_ADMIN_URI,
+    s3: {
+      bucket: e.AWS_BUCKET_NAME.bucket,
+      prefix: (e.BACKUP_S3_PREFIX ?? e.AWS_BUCKET_NAME.prefix ?? 'mydb').replace(/^\/+|\/+$/g, ''),
+      region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
+      ...(endpoint ? { endpoint } : {}),
+      forcePathStyle: endpoint ? e.BACKUP_S3_FORCE_PATH_STYLE : false,
+      sse,
+      checksum: e.BACKUP_S3_CHECKSUM,
+      partSizeBytes: e.BACKUP_S3_PART_SIZE_MIB * 1024 * 1024,
+      queueSize: e.BACKUP_S3_QUEUE_SIZE,
+      maxParts: e.BACKUP_S3_MAX_PARTS,
+      /** Ask S3 to refuse overwriting a key (If-None-Match: *) on every write: a second guard against collisions. */
+      conditionalWrites: e.BACKUP_S3_CONDITIONAL_WRITES,
+    },
+    dbHost: e.BACKUP_DB_HOST,
+    /** Each engine's admin account (BACKUP_{KEY}_USER / _PASSWORD). */
+    credentials: perEngine((engine): { user: string; password?: string } => {
+      const { user, password } = engineSettings[engine.key];
+      return { user, ...(password ? { password } : {}) };
+    }),
+    /** Compression per engine (BACKUP_COMPRESS_{KEY}; --compress sets every engine's for a run). */
+    compression: perEngine((engine) => engineSettings[engine.key].compression),
+    ...(smtp ? { smtp } : {}),
+    weeklyDay: e.BACKUP_WEEKLY_DAY,
+    weeklySeparateRun: e.BACKUP_WEEKLY_SEPARATE_RUN,
+    concurrency: e.BACKUP_CONCURRENCY,
+    timeoutMs: e.BACKUP_TIMEOUT,
+    stallTimeoutMs: e.BACKUP_STALL_TIMEOUT,
+    progressIntervalMs: e.BACKUP_PROGRESS_INTERVAL,
+    /** How long a run waits for a container another process is backing up (BACKUP_CLAIM_WAIT). */
+    claimWaitMs: e.BACKUP_CLAIM_WAIT,
+    /** Tests only (MYDB_TEST_CLOCK): the moment backups are named by, instead of the real time. */
+    ...(e.MYDB_TEST_CLOCK ? { testClock: new Date(e.MYDB_TEST_CLOCK) } : {}),
+    logLevel: e.LOG_LEVEL,
+    /**
+     * Test restores (`verify`, `restore --verify`, the nightly sample): the server of each engine scratch databases
+     * are restored into (BACKUP_VERIFY_{KEY}_URL), and how many of a night's backups the nightly run verifies (0: none).
+     */
+    verify: { servers: verifyUrls, sample: e.BACKUP_VERIFY_SAMPLE },
+    /**
+     * Count rows per table at backup time (into the backup's manifest), for verifications to compare: PostgreSQL
+     * counts in the dump's snapshot (one more read of each table), MariaDB and MongoDB in the dump stream.
+     */
+    countRows: e.BACKUP_ROW_COUNTS,
+    /** What counts as a suspicious change of a backup's contents, unless a container's Info.labels say otherwise. */
+    watch: {
+      enabled: e.BACKUP_WATCH,
+      rowsDrop: e.BACKUP_WATCH_ROWS_DROP,
+      sizeDrop: e.BACKUP_WATCH_SIZE_DROP,
+      empty: e.BACKUP_WATCH_EMPTY,
+      minRows: e.BACKUP_WATCH_MIN_ROWS,
+      minHistory: e.BACKUP_WATCH_MIN_HISTORY,
+    } satisfies WatchSettings,
+    /** Dead-man's switch (healthchecks.io style): pinged at the start (/start) and the end (/fail on failure). */
+    ...(e.BACKUP_PING_URL ? { pingUrl: e.BACKUP_PING_URL } : {}),
+    /** Every secret the tool knows: masked out of logs, rows, mails and error messages. */
+    secrets,
   };
-  dbHost: string;
-  credentials: {
-    postgres: { user: string; password?: string };
-    mariadb: { user: string; password?: string };
-    mongodb: { user: string; password?: string };
-  };
-  /** Compression per engine (BACKUP_COMPRESS_*; --compress sets all three for a run). */
-  compression: { postgres: PostgresCompression; mariadb: Compression; mongodb: Compression };
-  smtp?: {
-    host: string;
-    port: number;
-    secure: boolean;
-    requireTls: boolean;
-    user?: string;
-    password?: string;
-    from: string;
-    to: string[];
-  };
-  weeklyDay: number;
-  weeklySeparateRun: boolean;
-  concurrency: number;
-  timeoutMs: number;
-  stallTimeoutMs: number;
-  progressIntervalMs: number;
-  /** How long a run waits for a container another process is backing up (BACKUP_CLAIM_WAIT). */
-  claimWaitMs: number;
-  /** Tests only (MYDB_TEST_CLOCK): the moment backups are named by, instead of the real time. */
-  testClock?: Date;
-  logLevel: string;
-  /**
-   * Test restores (`verify`, `restore --verify`, the nightly sample): the servers scratch databases are restored
-   * into, per engine, and how many of a night's backups the nightly run verifies (0: none).
-   */
-  verify: { postgresUrl?: string; mariadbUrl?: string; sample: number };
-  /**
-   * Count rows per table at backup time (into the backup's manifest), for verifications to compare: PostgreSQL
-   * counts in the dump's snapshot (one more read of each table), MariaDB and MongoDB in the dump stream.
-   */
-  countRows: boolean;
-  /** What counts as a suspicious change of a backup's contents, unless a container's Info.labels say otherwise. */
-  watch: WatchSettings;
-  /** Dead-man's switch (healthchecks.io style): pinged at the start (/start) and the end (/fail on failure). */
-  pingUrl?: string;
-  /** Every secret the tool knows: masked out of logs, rows, mails and error messages. */
-  secrets: string[];
 }
+
+export type Config = z.output<typeof envSchema>;
 
 // The env file: dotenv syntax as Node's `--env-file` reads it (util.parseEnv reads each value), limited to lines that
 // Node and the dotenv package both read literally. Both cut KEY=abc#def to abc without a word and they differ on
@@ -441,95 +468,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'} ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
-  const adminPassword = decodeURIComponent(new URL(e.SQLALCHEMY_ADMIN_URI).password || '');
-  const smtpTo = e.SUPPORT_ADMIN_EMAIL;
-  let smtp: Config['smtp'];
-  if (e.SMTP_HOST) {
-    if (smtpTo.length === 0) throw new ConfigError('invalid configuration:\n  SUPPORT_ADMIN_EMAIL is required when SMTP_HOST is set');
-    smtp = {
-      host: e.SMTP_HOST,
-      port: e.SMTP_PORT,
-      secure: e.SMTP_SECURE,
-      requireTls: e.SMTP_REQUIRE_TLS,
-      ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
-      ...(e.SMTP_PASSWORD ? { password: e.SMTP_PASSWORD } : {}),
-      from: e.SMTP_FROM ?? `mydb-backup <noreply@${e.BACKUP_DB_HOST}>`,
-      to: smtpTo,
-    };
-  }
-  const secrets = [
-    adminPassword,
-    e.BACKUP_POSTGRES_PASSWORD,
-    e.BACKUP_MARIADB_PASSWORD,
-    e.BACKUP_MONGODB_PASSWORD,
-    e.SMTP_PASSWORD,
-    env.AWS_SECRET_ACCESS_KEY,
-    env.AWS_SESSION_TOKEN,
-    urlPassword(e.BACKUP_VERIFY_POSTGRES_URL),
-    urlPassword(e.BACKUP_VERIFY_MARIADB_URL),
-    // Whoever knows the ping URL can report a run: it stays out of logs like a password.
-    e.BACKUP_PING_URL,
-  ].filter((s): s is string => typeof s === 'string' && s.length >= 3);
-  const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
-  return {
-    adminDbUrl: e.SQLALCHEMY_ADMIN_URI,
-    s3: {
-      bucket: e.AWS_BUCKET_NAME.bucket,
-      prefix: (e.BACKUP_S3_PREFIX ?? e.AWS_BUCKET_NAME.prefix ?? 'mydb').replace(/^\/+|\/+$/g, ''),
-      region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
-      ...(endpoint ? { endpoint } : {}),
-      forcePathStyle: endpoint ? e.BACKUP_S3_FORCE_PATH_STYLE : false,
-      sse:
-        e.BACKUP_SSE === 'aws:kms'
-          ? { mode: 'aws:kms', kmsKeyId: e.BACKUP_SSE_KMS_KEY_ID ?? '' }
-          : { mode: 'AES256' },
-      checksum: e.BACKUP_S3_CHECKSUM,
-      partSizeBytes: e.BACKUP_S3_PART_SIZE_MIB * 1024 * 1024,
-      queueSize: e.BACKUP_S3_QUEUE_SIZE,
-      maxParts: e.BACKUP_S3_MAX_PARTS,
-      conditionalWrites: e.BACKUP_S3_CONDITIONAL_WRITES,
-    },
-    dbHost: e.BACKUP_DB_HOST,
-    credentials: {
-      postgres: { user: e.BACKUP_POSTGRES_USER, ...(e.BACKUP_POSTGRES_PASSWORD ? { password: e.BACKUP_POSTGRES_PASSWORD } : {}) },
-      mariadb: { user: e.BACKUP_MARIADB_USER, ...(e.BACKUP_MARIADB_PASSWORD ? { password: e.BACKUP_MARIADB_PASSWORD } : {}) },
-      mongodb: { user: e.BACKUP_MONGODB_USER, ...(e.BACKUP_MONGODB_PASSWORD ? { password: e.BACKUP_MONGODB_PASSWORD } : {}) },
-    },
-    compression: { postgres: e.BACKUP_COMPRESS_POSTGRES, mariadb: e.BACKUP_COMPRESS_MARIADB, mongodb: e.BACKUP_COMPRESS_MONGODB },
-    ...(smtp ? { smtp } : {}),
-    weeklyDay: e.BACKUP_WEEKLY_DAY,
-    weeklySeparateRun: e.BACKUP_WEEKLY_SEPARATE_RUN,
-    concurrency: e.BACKUP_CONCURRENCY,
-    timeoutMs: e.BACKUP_TIMEOUT,
-    stallTimeoutMs: e.BACKUP_STALL_TIMEOUT,
-    progressIntervalMs: e.BACKUP_PROGRESS_INTERVAL,
-    claimWaitMs: e.BACKUP_CLAIM_WAIT,
-    ...(e.MYDB_TEST_CLOCK ? { testClock: new Date(e.MYDB_TEST_CLOCK) } : {}),
-    logLevel: e.LOG_LEVEL,
-    verify: {
-      ...(e.BACKUP_VERIFY_POSTGRES_URL ? { postgresUrl: e.BACKUP_VERIFY_POSTGRES_URL } : {}),
-      ...(e.BACKUP_VERIFY_MARIADB_URL ? { mariadbUrl: e.BACKUP_VERIFY_MARIADB_URL } : {}),
-      sample: e.BACKUP_VERIFY_SAMPLE,
-    },
-    countRows: e.BACKUP_ROW_COUNTS,
-    watch: {
-      enabled: e.BACKUP_WATCH,
-      rowsDrop: e.BACKUP_WATCH_ROWS_DROP,
-      sizeDrop: e.BACKUP_WATCH_SIZE_DROP,
-      empty: e.BACKUP_WATCH_EMPTY,
-      minRows: e.BACKUP_WATCH_MIN_ROWS,
-      minHistory: e.BACKUP_WATCH_MIN_HISTORY,
-    },
-    ...(e.BACKUP_PING_URL ? { pingUrl: e.BACKUP_PING_URL } : {}),
-    secrets,
-  };
+  return parsed.data;
 }
 
+/** The password a URL holds, decoded. */
 function urlPassword(url: string | undefined): string | undefined {
   if (!url) return undefined;
-  const password = new URL(url).password;
-  return password ? decodeURIComponent(password) : undefined;
+  return parseDbUrl(url, ENGINES).conn.password;
 }
 
 export const WEEKDAY_NAMES = WEEKDAYS;

@@ -10,6 +10,18 @@ export class CannotStartError extends Error {
   override name = 'CannotStartError';
 }
 
+/** A child process (a dump, a restore tool, zstd, a client query) could not start, was stopped, or exited non-zero. */
+export class CommandFailed extends Error {
+  override name = 'CommandFailed';
+  constructor(
+    message: string,
+    /** The end of what it wrote on stderr (masked), for the log and backups.err_msg. */
+    readonly stderrTail = '',
+  ) {
+    super(message);
+  }
+}
+
 /** One backup failed; the message is what goes (masked) into backups.err_msg after 'ERROR: '. */
 export class BackupFailed extends Error {
   override name = 'BackupFailed';

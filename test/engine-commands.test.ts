@@ -8,17 +8,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Compression } from '../src/config.js';
-import type { Target } from '../src/engines/index.js';
+import type { Compression } from '../src/engines/compression.js';
+import type { DumpSource } from '../src/engines/index.js';
 import { mariadb } from '../src/engines/mariadb.js';
 import { summarizeArchive, type ArchiveSummary } from '../src/counts/mongo-archive-reader.js';
 import { mongodb } from '../src/engines/mongodb.js';
-import { BackupFailed } from '../src/errors.js';
+import { CommandFailed } from '../src/errors.js';
 import { startCommand } from '../src/pipeline/command.js';
 import { makeMasker } from '../src/util/mask.js';
 import { ARCHIVE_MAGIC, fakeMongoSettingsPath } from './fixtures/fake-mongo.mjs';
 import { fakeDump } from './fixtures/mongo-archive-writer.mjs';
-import { PASSWORD, restoreTo, target } from './helpers/engine-targets.js';
+import { PASSWORD, restoreTo, dumpSource } from './helpers/engine-sources.js';
 
 describe('MariaDB option files', () => {
   const myPrintDefaults = spawnSync('my_print_defaults', ['--help']).status === 0;
@@ -26,7 +26,7 @@ describe('MariaDB option files', () => {
     const dir = await mkdtemp(join(tmpdir(), 'engines-test-'));
     try {
       for (const password of [PASSWORD, ' lead and trail ', 'a\\"b', 'end\\', '#', 'x\ny\tz', "'"]) {
-        const { command } = mariadb.dumpSteps({ ...target('MariaDB'), password }, '')[0]!;
+        const { command } = mariadb.dumpSteps({ ...dumpSource('MariaDB'), password }, '')[0]!;
         const file = join(dir, 'c.cnf');
         await writeFile(file, command.configFile!.content, { mode: 0o600 });
         const out = spawnSync('my_print_defaults', [`--defaults-file=${file}`, 'client'], { encoding: 'utf8' });
@@ -53,7 +53,7 @@ describe('MongoDB stand-ins through startCommand', () => {
         .map(([k, v]) => `${k}=${v}`)
         .join('\n'),
     );
-  const mongoTarget = (compression: Compression): Target => ({ ...target('MongoDB', compression), host: '127.0.0.1', port });
+  const mongoTarget = (compression: Compression): DumpSource => ({ ...dumpSource('MongoDB', compression), host: '127.0.0.1', port });
 
   async function dump(compression: Compression): Promise<{ out: Buffer; finished: Promise<void> }> {
     const step = mongodb.dumpSteps(mongoTarget(compression), '')[0]!;
@@ -107,9 +107,9 @@ describe('MongoDB stand-ins through startCommand', () => {
     const { out, finished } = await dump('none');
     expect(out.length).toBe(50_000);
     const err = await finished.then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(BackupFailed);
-    expect((err as BackupFailed).message).toMatch(/^mongodump exited with code 1/);
-    expect((err as BackupFailed).stderrTail).toMatch(/Failed: connection reset by peer$/);
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect((err as CommandFailed).message).toMatch(/^mongodump exited with code 1/);
+    expect((err as CommandFailed).stderrTail).toMatch(/Failed: connection reset by peer$/);
   });
 
   it('a hung dump is killed', async () => {

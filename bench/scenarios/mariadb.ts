@@ -11,7 +11,7 @@
  * databases before each run. R_B's client is the one backup-all's restore runs (same options).
  */
 import { mariadb } from '../../src/engines/mariadb.js';
-import type { Target } from '../../src/engines/types.js';
+import type { DumpSource } from '../../src/engines/types.js';
 import { RIG_PASSWORDS, type MariaHandle, type MariaServer } from '../../test/rig/index.js';
 import { BENCH_DB, note, toolResult, type BenchContext } from '../context.js';
 import { generateAppMariadb } from '../data/app.js';
@@ -50,7 +50,7 @@ export async function mariadbBench(
     password: RIG_PASSWORDS.maria,
     compression: 'none',
     container: { name: 'x' },
-  } as unknown as Target;
+  } as unknown as DumpSource;
   const [step] = mariadb.dumpSteps(target, '');
   if (!step) throw new Error('no MariaDB dump step');
   const dump = await ctx.shell(step.command);

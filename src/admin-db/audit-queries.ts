@@ -26,7 +26,7 @@ const FAILED_SQL = `coalesce(err_msg, '') ~ '^\\s*ERROR'`;
  * to containers by c_id, or by name when c_id is NULL (older rows); rows without backup_id or ts pair with nothing
  * and are left out. Ordered by ts, id. evaluateAudit() decides on these rows exactly what it would decide on the
  * whole log (see test/audit-db.test.ts). Two scans of the table (rows by c_id, older ones by name); only the active
- * containers' rows are sorted. About 1 s for 440k rows (200 containers × 3 years) on a busy 2-CPU machine.
+ * containers' rows are sorted.
  */
 export async function latestBackupRows(db: AdminDb, containers: readonly Pick<Container, 'id' | 'name'>[]): Promise<BackupLogRow[]> {
   if (containers.length === 0) return [];

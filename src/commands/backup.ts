@@ -1,6 +1,7 @@
 // The backup command (`backup-all [NAME…]`, `--weekly`, `--worker`, `admin-db`): its flags into a run, the run's
 // summary into the --json line and the exit code.
 import type { Config } from '../config.js';
+import { perEngine } from '../engines/index.js';
 import { ConfigError } from '../errors.js';
 import { runBackups } from '../run/run.js';
 import { exitCodeOf, failureCount, type RunSummary } from '../run/summary.js';
@@ -51,13 +52,14 @@ export async function runBackupCommand(names: string[], raw: unknown, adminDbOnl
   if (flags.weekly && names.length) throw new ConfigError('--weekly backs up every Weekly container: give no names with it');
   if (flags.type && !names.length) throw new ConfigError('--type goes with container names (e.g. --type User NAME)');
   const ctx = setUp(flags);
+  const compress = flags.compress;
   const config: Config = {
     ...ctx.config,
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.stallTimeout ? { stallTimeoutMs: flags.stallTimeout } : {}),
-    // --compress overrides BACKUP_COMPRESS_POSTGRES/MARIADB/MONGODB for this run.
-    ...(flags.compress ? { compression: { postgres: flags.compress, mariadb: flags.compress, mongodb: flags.compress } } : {}),
+    // --compress overrides every engine's BACKUP_COMPRESS_{KEY} for this run.
+    ...(compress ? { compression: perEngine(() => compress) } : {}),
   };
   const signal = interruptSignal(ctx.log);
   const summary = await runBackups(

@@ -14,9 +14,9 @@ import { listOpenUploads } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
 import { describeS3Error } from '../storage/s3-errors.js';
 import type { Masker } from '../util/mask.js';
-import { mariadbUserDatabases } from '../restore/mariadb-server.js';
-import { pgRoles } from '../restore/postgres-server.js';
+import { choicesWithoutZstd, engineEnvNames } from '../engines/settings.js';
 import { verifyServer } from '../restore/target.js';
+import { targetServer } from '../restore/target-servers.js';
 import { checkBucket } from './check-bucket.js';
 
 type Print = (line: string) => void;
@@ -116,15 +116,14 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
     warn('SMTP_HOST is not set: no summary mail will be sent');
   }
 
-  for (const key of ['postgres', 'mariadb'] as const) {
-    const server = verifyServer(config, key);
+  for (const engine of ENGINES) {
+    const server = verifyServer(config, engine);
     if (!server) continue;
     try {
-      if (key === 'postgres') await pgRoles(server.conn, server.maintenanceDb);
-      else await mariadbUserDatabases(server.conn, mask);
+      await targetServer(engine, server.conn, { maintenanceDb: server.maintenanceDb, mask })?.ping();
       ok(`verification server ${server.label} reached`);
     } catch (err) {
-      fail(`verification server ${server.label} (BACKUP_VERIFY_${key.toUpperCase()}_URL): ${(err as Error).message}`);
+      fail(`verification server ${server.label} (${engineEnvNames(engine).verifyUrl}): ${(err as Error).message}`);
     }
   }
 
@@ -136,14 +135,15 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       else if (needed) fail(`${tool} not found on PATH: ${engine.name} containers cannot be backed up`);
       else warn(`${tool} not found on PATH (no active ${engine.name} container needs it now)`);
     }
-    if (needed && config.compression[engine.configKey] === 'zstd') {
+    const names = engineEnvNames(engine);
+    if (needed && config.compression[engine.key] === 'zstd') {
       // The pipeline runs the zstd program (and restores need it to unzstd).
       const path = await findOnPath('zstd');
-      if (path) ok(`zstd found at ${path} (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}=zstd)`);
-      else fail(`zstd not found on PATH: ${engine.name} backups are compressed with zstd (BACKUP_COMPRESS_${engine.configKey.toUpperCase()}); install it or set ${engine.configKey === 'postgres' ? 'gzip or pgdump' : 'gzip'}`);
+      if (path) ok(`zstd found at ${path} (${names.compress}=zstd)`);
+      else fail(`zstd not found on PATH: ${engine.name} backups are compressed with zstd (${names.compress}); install it or set ${choicesWithoutZstd(engine).join(' or ')}`);
     }
-    if (needed && !config.credentials[engine.configKey].password) {
-      warn(`no password configured for ${engine.name} (BACKUP_${engine.configKey.toUpperCase()}_PASSWORD)`);
+    if (needed && !config.credentials[engine.key].password) {
+      warn(`no password configured for ${engine.name} (${names.password})`);
     }
   }
   print(failures ? `${failures} problem(s) found` : 'all checks passed');

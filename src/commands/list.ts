@@ -1,9 +1,10 @@
 // `backup-all list NAME | --admin-db`: a container's backups in S3, joined with the backups log, newest first.
 import { backupLog, type LoggedBackup } from '../admin-db/restore-queries.js';
 import type { Config } from '../config.js';
-import { findEngine } from '../engines/index.js';
+import { engineOfObjects, findEngine } from '../engines/index.js';
+import { postgres } from '../engines/postgres.js';
 import { optionalAdminDb } from '../restore/action-log.js';
-import { engineOfObjects, loggedFor, ownerFolders, resolveOwner, type OwnerRequest } from '../restore/source.js';
+import { loggedFor, ownerFolders, resolveOwner, type OwnerRequest } from '../restore/source.js';
 import { backupAccess, backupStorageClass, describeTiers, isArchiveClass, type BackupAccess } from '../storage/archive.js';
 import { ownerFolder, s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
@@ -124,7 +125,7 @@ export async function runList(config: Config, opts: { owner: OwnerRequest; json:
     const log = db ? await backupLog(db, owner.owner.kind === 'admin-db' ? { adminDb: true, name: owner.name } : { cId: owner.cId ?? -1, name: owner.name }) : undefined;
     const folders = await orCannotStart(config, () => ownerFolders({ client, config }, owner, log));
     const engine =
-      owner.owner.kind === 'admin-db' ? 'Postgres' : (owner.container && findEngine(owner.container.engine)?.name) ?? engineOfObjects(folders[0]?.objects.map((o) => o.name) ?? [])?.name;
+      owner.owner.kind === 'admin-db' ? postgres.name : (owner.container && findEngine(owner.container.engine)?.name) ?? engineOfObjects(folders[0]?.objects.map((o) => o.name) ?? [])?.name;
     // Only backups with objects in an archive class cost a request (HeadObject each): whether S3 has thawed them.
     const access = new Map<string, BackupAccess>();
     for (const f of folders) {

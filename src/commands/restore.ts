@@ -9,7 +9,7 @@ import { activeContainers } from '../admin-db/queries.js';
 import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
 import { findEngine } from '../engines/index.js';
-import { connectionFromUrl } from '../engines/postgres.js';
+import { connectionFromUrl, postgres } from '../engines/postgres.js';
 import { pgSystemIdentifier } from '../restore/postgres-server.js';
 import { BackupArchived, CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
 import { restoreStepContext } from '../pipeline/restore-step.js';
@@ -152,7 +152,8 @@ async function targetQuery<T>(destination: RestoreDestination, ask: () => Promis
  * host names and ports that differ), else by address and port.
  */
 async function isAdminDbServer(config: Config, destination: RestoreDestination): Promise<boolean> {
-  if (destination.engine !== 'postgres') return false;
+  // The admin DB is a PostgreSQL database: only a PostgreSQL target can be its server.
+  if (destination.engine !== postgres) return false;
   const admin = connectionFromUrl(config.adminDbUrl);
   const [ours, theirs] = await Promise.all([pgSystemIdentifier(admin, admin.database), pgSystemIdentifier(destination.conn)]);
   if (ours && theirs) return ours === theirs;
@@ -169,7 +170,7 @@ async function containerTarget(db: AdminDb, name: string, source: BackupSource, 
   const engine = findEngine(container.engine);
   if (!engine) throw new ConfigError(`--to-container ${name}: unknown dbengine '${container.engine}'`);
   if (engine !== source.engine) throw new ConfigError(`--to-container ${name} is a ${engine.name} container; backup ${source.backupId} of '${source.name}' is ${source.engine.name}`);
-  return containerDestination(container, engine.configKey, config);
+  return containerDestination(container, engine, config);
 }
 
 async function verifyOne(config: Config, source: BackupSource, db: AdminDb | undefined, client: S3Client, io: CommandIo): Promise<number> {

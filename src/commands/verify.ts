@@ -5,7 +5,8 @@
 import { activeContainers } from '../admin-db/queries.js';
 import { lastVerified } from '../admin-db/restore-queries.js';
 import type { Config } from '../config.js';
-import { findEngine, type Engine } from '../engines/index.js';
+import { ENGINES, findEngine, type Engine } from '../engines/index.js';
+import { engineEnvNames } from '../engines/settings.js';
 import { postgres } from '../engines/postgres.js';
 import { BackupArchived, ConfigError, RestoreFailed } from '../errors.js';
 import { optionalAdminDb, recordAction } from '../restore/action-log.js';
@@ -29,11 +30,12 @@ export interface VerifyOptions {
   thaw?: ThawOptions;
 }
 
-const canVerify = (config: Config, engine: Engine | undefined) => engine !== undefined && canVerifyEngine(config, engine.configKey);
+const canVerify = (config: Config, engine: Engine | undefined) => engine !== undefined && canVerifyEngine(config, engine);
 
 export async function runVerify(config: Config, opts: VerifyOptions, io: CommandIo): Promise<number> {
-  if (!config.verify.postgresUrl && !config.verify.mariadbUrl) {
-    throw new ConfigError('no verification server: set BACKUP_VERIFY_POSTGRES_URL and/or BACKUP_VERIFY_MARIADB_URL');
+  if (Object.keys(config.verify.servers).length === 0) {
+    const settings = ENGINES.flatMap((e) => engineEnvNames(e).verifyUrl ?? []);
+    throw new ConfigError(`no verification server: set ${settings.join(' and/or ')}`);
   }
   const named = opts.names.length + (opts.adminDb ? 1 : 0);
   if (opts.backupId !== undefined && named !== 1) throw new ConfigError('--backup-id goes with one container name (or --admin-db alone)');

@@ -7,9 +7,11 @@
 //
 // Consistency: without --oplog (replica sets only; these servers are standalone) a dump of a busy server is not a
 // point-in-time snapshot; each collection is read consistently on its own.
-import type { Compression } from '../config.js';
-import type { Command, DumpStep, Engine, RestoreStep, RestoreTarget, Target } from './types.js';
-import { compressionOf } from './names.js';
+import { MongoArchiveCounter } from '../counts/mongo-archive.js';
+import { ConfigError } from '../errors.js';
+import type { Command, DatabaseStats, DumpStep, EngineRestoreRequest, RestorePlan, RestoreStep, RestoreTarget, DumpSource, VerifyBackup, VerifyIo } from './types.js';
+import { compressionOf, type Compression } from './compression.js';
+import { defineEngine } from './define.js';
 
 /** The password as mongodump's --config YAML: a double-quoted scalar (JSON's escapes are valid YAML). */
 export function mongoConfigFile(password: string): string {
@@ -58,13 +60,15 @@ export function archiveObjects(objectNames: readonly string[]): ArchiveObject[] 
     });
 }
 
-export const mongodb: Engine = {
+export const mongodb = defineEngine({
   name: 'MongoDB',
-  configKey: 'mongodb',
+  key: 'mongodb',
   aliases: ['mongo'],
   tools: ['mongodump', 'mongorestore'],
+  settings: { defaultUser: 'dbaas', defaultCompression: 'zstd', verifyServer: false },
+  urls: { schemes: ['mongodb'], defaultPort: 27017, pathIsDatabase: false },
 
-  dumpSteps(t: Target): DumpStep[] {
+  dumpSteps(t: DumpSource): DumpStep[] {
     const gzip = t.compression === 'gzip';
     return [
       {
@@ -72,7 +76,14 @@ export const mongodb: Engine = {
         objectName: gzip ? 'archive.gz' : t.compression === 'zstd' ? 'archive.zst' : 'archive',
         // mongodump's own gzip is already applied: the pipeline adds nothing on top of it.
         compression: gzip ? 'none' : t.compression,
-        rowCounting: { kind: 'mongo-archive', gzip },
+        // The documents in the archive stream (gzip: mongodump --gzip compressed the blocks inside it). The parser
+        // checks what mongorestore checks: an archive it rejects would not restore. (Should the parser ever be wrong
+        // about a real archive, BACKUP_ROW_COUNTS=false turns the check off.)
+        rowCounting: {
+          kind: 'stream',
+          counter: () => new MongoArchiveCounter(gzip),
+          invalidDump: 'the archive mongodump wrote is not valid (mongorestore would refuse it)',
+        },
       },
     ];
   },
@@ -83,6 +94,43 @@ export const mongodb: Engine = {
       compression,
       // --drop: collections are replaced, not merged into; --stopOnError: the first failed write fails it all.
       command: command('mongorestore', to, ['--archive', ...(gzip ? ['--gzip'] : []), '--drop', '--stopOnError']),
+      truncationCheck: 'mongorestore reads the archive to its terminator and fails on one cut short',
     }));
   },
-};
+
+  ownsObjects: (objectNames) => archiveObjects(objectNames).length > 0,
+  planRestore: planMongodb,
+  verification: { unit: 'collection', note: 'the archive checked whole (format, CRCs) without a server', run: verifyMongodbArchive },
+});
+
+/** mongorestore --drop replaces the collections the archive holds. No client here to look first: --force. */
+async function planMongodb(req: EngineRestoreRequest): Promise<RestorePlan> {
+  if (req.database !== undefined) throw new ConfigError('--database is not supported for MongoDB backups yet: the archive is restored whole');
+  if (!req.force) {
+    throw new ConfigError(
+      `cannot check whether ${req.target} is empty (no MongoDB client here); mongorestore --drop replaces the collections the archive holds: pass --force to go ahead`,
+    );
+  }
+  const steps = mongodb.restoreSteps(req.objectNames, { ...req.conn });
+  if (steps.length === 0) throw new ConfigError(`${req.backup} holds no MongoDB archive (objects: ${req.objectNames.join(', ')})`);
+  return { steps, databases: [], prepare: async () => {}, undo: async () => [], notes: [] };
+}
+
+/**
+ * No scratch server. Each archive is read whole from S3 and checked as mongorestore would read it (format, every
+ * namespace's CRC, its end), and its documents counted per collection.
+ */
+async function verifyMongodbArchive(backup: VerifyBackup, _server: unknown, io: VerifyIo, stats: DatabaseStats[]): Promise<number> {
+  const archives = archiveObjects(backup.objectNames);
+  if (archives.length === 0) throw new Error(`${backup.backup} holds no MongoDB archive (objects: ${backup.objectNames.join(', ') || 'none'})`);
+  let bytes = 0;
+  for (const { objectName, gzip, compression } of archives) {
+    const read = await io.readThrough(objectName, { compression }, new MongoArchiveCounter(gzip));
+    bytes += read.bytes;
+    for (const [database, collections] of Object.entries(read.counts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const tables = Object.entries(collections).map(([table, rows]) => ({ table, rows }));
+      stats.push({ database, tables, rows: tables.reduce((n, t) => n + t.rows, 0), largeObjects: 0 });
+    }
+  }
+  return bytes;
+}

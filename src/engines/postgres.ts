@@ -1,7 +1,10 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
-import type { Command, DumpStep, Engine, LineFilter, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, Target } from './types.js';
-import type { Compression } from '../config.js';
-import { COMPRESSION_SUFFIX, compressionOf } from './names.js';
+import type { Command, DatabaseStats, DumpStep, EngineRestoreRequest, LineFilter, RestorePlan, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, DumpSource, TargetServer, VerifyBackup, VerifyIo } from './types.js';
+import { COMPRESSION_SUFFIX, compressionOf, type Compression } from './compression.js';
+import { defineEngine } from './define.js';
+import { dropCreated, requireServer } from './restore-support.js';
+import { parseDbUrl } from './url.js';
+import { ConfigError } from '../errors.js';
 import { decodeName, encodeName } from '../storage/layout.js';
 
 const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
@@ -18,16 +21,8 @@ function connection(t: PgConnection): Pick<Command, 'env' | 'secretEnv'> {
 
 /** A postgresql:// URL (the admin DB's) → connection settings and database, the password kept out of argv. */
 export function connectionFromUrl(url: string): PgConnection & { database: string } {
-  const u = new URL(url);
-  const sslmode = u.searchParams.get('sslmode');
-  return {
-    host: u.searchParams.get('host') ?? u.hostname,
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    database: decodeURIComponent(u.pathname.slice(1)),
-    ...(sslmode ? { extraEnv: { PGSSLMODE: sslmode } } : {}),
-  };
+  const { conn, database } = parseDbUrl(url, [postgres]);
+  return { ...conn, user: conn.user ?? '', database: database ?? '' };
 }
 
 /** A database's object: its name, one-to-one and readable when plain (storage/layout.ts encodeName), and suffix. */
@@ -35,7 +30,7 @@ export const databaseObjectName = (database: string, compression: Compression = 
   `${encodeName(database)}.dump${COMPRESSION_SUFFIX[compression]}`;
 
 /** How a database dump is compressed: by the pipeline (compression), or by pg_dump itself (nativeCompression). */
-export type PgDumpCompression = Pick<Target, 'compression' | 'nativeCompression'>;
+export type PgDumpCompression = Pick<DumpSource, 'compression' | 'nativeCompression'>;
 
 /**
  * The admin DB's own backup keeps pg_dump's own compression, whatever BACKUP_COMPRESS_POSTGRES says: it is small
@@ -58,7 +53,7 @@ export function dumpDatabaseStep(conn: PgConnection, database: string, how: PgDu
     database,
     compression,
     ...(sizeHint ? { sizeHint } : {}),
-    rowCounting: { kind: 'pg-snapshot', conn, database, snapshotArgs: (snapshot) => [`--snapshot=${snapshot}`] },
+    rowCounting: { kind: 'snapshot', conn, database, snapshotArgs: (snapshot) => [`--snapshot=${snapshot}`] },
   };
 }
 
@@ -85,18 +80,28 @@ export const isGlobalsObject = (name: string): boolean => GLOBALS_OBJECT.test(na
 /** `….dump[.gz|.zst]`: one database's pg_dump -Fc. */
 export const isDatabaseDump = (name: string): boolean => DUMP_OBJECT.test(name);
 
-export const postgres: Engine = {
+export const postgres = defineEngine({
   name: 'Postgres',
-  configKey: 'postgres',
+  key: 'postgres',
   aliases: ['postgresql', 'pg'],
   tools: ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore'],
+  settings: {
+    defaultUser: 'pgdba',
+    // pg_dump -Fc -Z0 through zstd stores about as much as pg_dump's own zlib at a fraction of its CPU
+    // (BENCHMARKS.md); 'pgdump' keeps pg_dump -Fc's zlib and a plain .dump.
+    defaultCompression: 'zstd',
+    nativeCompression: 'pgdump',
+    verifyServer: true,
+  },
+  urls: { schemes: ['postgresql', 'postgres'], defaultPort: 5432, pathIsDatabase: true, queryEnv: { sslmode: 'PGSSLMODE' } },
+  server: 'postgres',
 
-  inventory: (t: Target) => ({
+  inventory: (t: DumpSource) => ({
     argv: ['psql', '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', LIST_DATABASES],
     ...connection(t),
   }),
 
-  dumpSteps(t: Target, inventoryOutput: string): DumpStep[] {
+  dumpSteps(t: DumpSource, inventoryOutput: string): DumpStep[] {
     const globals: DumpStep = {
       command: { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], ...connection(t) },
       objectName: 'globals.sql',
@@ -126,11 +131,114 @@ export const postgres: Engine = {
     }
     for (const objectName of objectNames.filter(isDatabaseDump)) {
       if (to.database !== undefined && source.databaseOf(objectName) !== to.database) continue;
-      steps.push({ objectName, compression: compressionOf(objectName), command: pgRestoreCommand(to) });
+      steps.push({ objectName, compression: compressionOf(objectName), command: pgRestoreCommand(to), truncationCheck: PG_RESTORE_TRUNCATION });
     }
     return steps;
   },
-};
+
+  ownsObjects: (objectNames) => objectNames.some((n) => isDatabaseDump(n) || isGlobalsObject(n)),
+  planRestore: planPostgres,
+  verification: { unit: 'table', run: verifyPostgres },
+});
+
+/** Why a database dump's restore step has no completion marker. */
+const PG_RESTORE_TRUNCATION = 'pg_restore reads the custom-format archive to its end and fails on one cut short';
+
+/**
+ * The globals (roles the target lacks), then one pg_restore per database. A database that exists is restored into in
+ * one transaction (--clean with --force); one that does not is recreated by pg_restore --create under its own name, or
+ * created empty first when --to names another. A failure drops the databases and roles this restore created.
+ */
+async function planPostgres(req: EngineRestoreRequest, target: TargetServer | undefined): Promise<RestorePlan> {
+  const server = requireServer(target, 'PostgreSQL', 'roles', 'dropRole', 'databaseState', 'createDatabase');
+  const { objectNames, conn } = req;
+  const dumps = objectNames.filter(isDatabaseDump).map((object) => ({ object, db: req.databaseOf(object) }));
+  const held = dumps.map((d) => d.db).join(', ') || 'none';
+  const chosen = req.database === undefined ? dumps : dumps.filter((d) => d.db === req.database);
+  if (chosen.length === 0) {
+    throw new ConfigError(
+      req.database === undefined ? `${req.backup} holds no database dump` : `${req.backup} holds no database '${req.database}' (it holds: ${held})`,
+    );
+  }
+  const into = req.into;
+  if (into !== undefined && chosen.length > 1) {
+    throw new ConfigError(`--to names one database (${into}) but ${req.backup} holds ${chosen.length} (${held}): choose one with --database`);
+  }
+
+  const roles = await server.roles();
+  /** Roles the globals created on the target: dropped again when the restore fails, after its databases. */
+  const createdRoles = new Set<string>();
+  const targets = [];
+  for (const d of chosen) {
+    const name = into ?? d.db;
+    targets.push({ ...d, name, state: await server.databaseState(name) });
+  }
+  const busy = targets.filter((t) => t.state.tables > 0);
+  if (busy.length && !req.force) {
+    throw new ConfigError(
+      `refusing to restore into non-empty ${busy.map((t) => `database ${t.name} (${t.state.tables} tables)`).join(', ')} on ${req.target}: ` +
+        'pass --force to replace the objects the backup holds, or restore into another database (--to …/NEWNAME)',
+    );
+  }
+
+  const steps: RestoreStep[] = [];
+  const create: string[] = [];
+  const dropOnFailure: string[] = [];
+  for (const t of targets) {
+    const to: RestoreTarget = { ...conn, database: t.db, existingRoles: roles, onRoleCreated: (role) => createdRoles.add(role), clean: t.state.tables > 0 };
+    if (t.state.exists) to.intoDatabase = t.name;
+    else if (into !== undefined) {
+      to.intoDatabase = t.name;
+      create.push(t.name);
+    }
+    if (!t.state.exists) dropOnFailure.push(t.name);
+    for (const step of postgres.restoreSteps(objectNames, to, req)) {
+      // The globals once, before the first database.
+      if (!steps.some((s) => s.objectName === step.objectName)) steps.push(step);
+    }
+  }
+  return {
+    steps,
+    databases: targets.map((t) => t.name),
+    prepare: async () => {
+      for (const db of create) await server.createDatabase(db);
+    },
+    undo: async () => [
+      ...(await dropCreated('database', dropOnFailure, (db) => server.dropDatabase(db))),
+      ...(await dropCreated('role', createdRoles, (role) => server.dropRole(role))),
+    ],
+    // Tablespaces the globals create stay: their directories are the server's, not the restore's to remove.
+    notes: [],
+  };
+}
+
+const lowerSafe = (s: string) => s.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
+
+/**
+ * Each database dump into its own scratch database (pg_restore --single-transaction, without owners and grants:
+ * the verification server has not the container's roles); the globals are read whole and checked for completeness.
+ */
+async function verifyPostgres(backup: VerifyBackup, target: TargetServer | undefined, io: VerifyIo, stats: DatabaseStats[]): Promise<number> {
+  const server = requireServer(target, 'PostgreSQL', 'createDatabase');
+  const names = backup.objectNames;
+  let bytes = 0;
+  const globals = names.find(isGlobalsObject);
+  if (globals) bytes += (await io.readThrough(globals, { compression: compressionOf(globals), completionMarker: GLOBALS_COMPLETE })).bytes;
+  const dumps = names.filter(isDatabaseDump);
+  if (dumps.length === 0) throw new Error(`${backup.backup} holds no database dump (objects: ${names.join(', ') || 'none'})`);
+  for (const [i, object] of dumps.entries()) {
+    const db = backup.databaseOf(object);
+    const scratch = `${io.scratch}_${i + 1}_${lowerSafe(db)}`.slice(0, 63);
+    await server.createDatabase(scratch);
+    try {
+      for (const step of postgres.restoreSteps([object], { ...server.conn, intoDatabase: scratch, noOwner: true }, backup)) bytes += await io.streamInto(step);
+      stats.push(await server.databaseStats(scratch, db));
+    } finally {
+      await server.dropDatabase(scratch).catch((err: unknown) => io.notDropped(scratch, err));
+    }
+  }
+  return bytes;
+}
 
 /**
  * `{encodeName(db)}.dump[.gz|.zst]` → db. Legacy folders named it `{segment}_{db}.dump` with a lossy db: give their

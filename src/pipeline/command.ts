@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
-import { BackupFailed } from '../errors.js';
+import { CommandFailed } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
 import { makeFifos, openFifoBetweenChildren, openFifoReader, type PipeReader } from './pipe-reader.js';
 
@@ -28,7 +28,7 @@ export interface RunningCommand<Stdout = Readable> {
    * bytes go from one to the other through the kernel alone. `close()` it once that child has started (or failed to).
    */
   stdinPipe?: { fd: number; close(): void };
-  /** Resolves when the process exits 0; rejects with BackupFailed (masked, with the stderr tail) otherwise. */
+  /** Resolves when the process exits 0; rejects with CommandFailed (masked, with the stderr tail) otherwise. */
   finished: Promise<void>;
   /** Kills the whole process group (TERM, then KILL); `finished` then rejects with `reason`. */
   kill(reason: string): void;
@@ -191,14 +191,14 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
       const result = await child;
       if (killTimer) clearTimeout(killTimer);
       const stderrTail = opts.mask(tail.trim());
-      if (killReason) throw new BackupFailed(`${what} ${killReason}`, stderrTail);
+      if (killReason) throw new CommandFailed(`${what} ${killReason}`, stderrTail);
       if (result.exitCode === 0) return;
       if (result.exitCode === undefined && result.signal === undefined) {
-        throw new BackupFailed(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
+        throw new CommandFailed(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
       }
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
       const line = telltaleLine(stderrTail);
-      throw new BackupFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail);
+      throw new CommandFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail);
     } finally {
       await removeTempDir();
     }

@@ -3,7 +3,7 @@
 // handles only the compressed bytes).
 import { pipeline, type Writable } from 'node:stream';
 import { createGzip, constants } from 'node:zlib';
-import type { Compression } from '../config.js';
+import type { Compression } from '../engines/compression.js';
 import type { Command } from '../engines/types.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
@@ -11,10 +11,10 @@ import { Meter } from './meter.js';
 import type { ByteSource } from './pipe-reader.js';
 
 /**
- * gzip level 3; zstd level 2 on all cores (-T0). On the benchmark's SQL dump zstd stores a little less than gzip at
- * 1.7x the backup speed and about half the CPU (BENCHMARKS.md, 'Compression default'). Level 2, measured on the shop
- * data (PostgreSQL's pg_dump -Fc -Z0 and MariaDB's SQL): 2.5-3% more bytes than level 3 for a third less CPU; level 1
- * stores 10% more than pg_dump's own zlib (BENCHMARKS.md, 'PostgreSQL compression').
+ * gzip level 3; zstd level 2 on all cores (-T0). zstd stores a little less than gzip, faster and for less CPU
+ * (BENCHMARKS.md, 'Compression default'). Level 2: on application-shaped data (pg_dump -Fc -Z0, MariaDB's SQL) a few
+ * percent more bytes than level 3 for much less CPU, while level 1 stores more than the 10% over pg_dump's own zlib
+ * allowed (the figures: BENCHMARKS.md, 'PostgreSQL compression').
  */
 export const GZIP_LEVEL = 3;
 export const ZSTD_LEVEL = 2;

@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Duplex } from 'node:stream';
-import type { Compression } from '../config.js';
+import type { Compression } from '../engines/compression.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
 

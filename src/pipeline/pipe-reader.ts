@@ -1,9 +1,9 @@
 // Reads a child process's stdout into memory that is reused, read after read.
 //
 // Why: a node stream allocates a fresh 64 KiB buffer for every read() of a pipe, and the kernel then zeroes the pages
-// it lands in. pg_dump writes its ~25 MB/s in small pieces, so node wakes and reads once per piece; measured on a
-// pipe fed at 30 MB/s, that cost 7.6 CPU s per GiB against 2.2 s with a reused buffer (Python's read loop: 1.3 s): on
-// 2 cores, CPU taken from pg_dump itself (BENCHMARKS.md, "Where the time went"). A net.Socket in `onread` mode
+// it lands in. pg_dump writes in small pieces, so node wakes and reads once per piece: that costs several times the
+// CPU of reading into a reused buffer, CPU taken from the dump itself on a small machine (the figures: BENCHMARKS.md,
+// "Where the time went"). A net.Socket in `onread` mode
 // reads into one buffer we own; the child writes into a FIFO (its ends opened before the spawn, its name removed
 // right after: no data ever touches the disk) because node cannot create a bare pipe.
 //

@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { LineFilter, RestoreStep } from '../engines/types.js';
-import { BackupFailed, RestoreFailed } from '../errors.js';
+import { CommandFailed, RestoreFailed } from '../errors.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
@@ -167,7 +167,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
     sink = await openSink();
   } catch (err) {
     body.destroy();
-    throw err instanceof BackupFailed ? new RestoreFailed(err.message, err.stderrTail) : err;
+    throw err instanceof CommandFailed ? new RestoreFailed(err.message, err.stderrTail) : err;
   }
 
   const digest = ref.sha256 ? createHash('sha256') : undefined;
@@ -257,7 +257,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
 
 function toRestoreFailed(err: unknown, prefix: string): RestoreFailed {
   if (err instanceof RestoreFailed) return err;
-  if (err instanceof BackupFailed) return new RestoreFailed(`${prefix}${err.message}`, err.stderrTail);
+  if (err instanceof CommandFailed) return new RestoreFailed(`${prefix}${err.message}`, err.stderrTail);
   return new RestoreFailed(`${prefix}${(err as Error).message ?? String(err)}`);
 }
 
@@ -275,7 +275,7 @@ function describeFailure(
   const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
   const message = mask(cause instanceof Error ? cause.message : String(cause));
   const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
-  const tail = readerError instanceof BackupFailed ? readerError.stderrTail : '';
+  const tail = readerError instanceof CommandFailed ? readerError.stderrTail : '';
   switch (failure.stage) {
     case 'reader':
       // The command ended (or broke its stdin) before it had read everything: its own error says why.

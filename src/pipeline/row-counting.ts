@@ -1,8 +1,7 @@
-// The row counts of one dump step (see RowCounting in engines/types.ts): a snapshot counter beside pg_dump, or a
-// tap on the dump's stream. Counting is a by-product: when it cannot be done the backup goes on, and says so.
+// The row counts of one dump step, as its engine says (RowCounting in engines/types.ts): a snapshot counter beside
+// the dump, or a tap on the dump's stream with the engine's counter. Counting is a by-product: when it cannot be done
+// the backup goes on, and says so (unless the engine says a rejected stream is an unrestorable dump).
 import type { Logger } from 'pino';
-import { MariadbRowCounter } from '../counts/mariadb-sql.js';
-import { MongoArchiveCounter } from '../counts/mongo-archive.js';
 import { startSnapshotCounter } from '../counts/postgres.js';
 import { CountingTap } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
@@ -29,7 +28,7 @@ const NOTHING: Omit<RunningRowCount, 'command'> = { taps: [], result: async () =
 
 export async function startRowCounting(counting: RowCounting | undefined, command: Command, log: Logger): Promise<RunningRowCount> {
   if (!counting) return { command, ...NOTHING };
-  if (counting.kind === 'pg-snapshot') {
+  if (counting.kind === 'snapshot') {
     const snapshotCounter = await startSnapshotCounter(counting.conn, counting.database).catch((err: unknown) => err as Error);
     if (snapshotCounter instanceof Error) {
       const error = `could not export a snapshot to count rows in: ${snapshotCounter.message}`;
@@ -53,16 +52,14 @@ export async function startRowCounting(counting: RowCounting | undefined, comman
       abort: () => snapshotCounter.abort(),
     };
   }
-  const tap = new CountingTap(counting.kind === 'mariadb-sql' ? new MariadbRowCounter() : new MongoArchiveCounter(counting.gzip));
+  const tap = new CountingTap(counting.counter());
   return {
     command,
     taps: [tap],
     result: async () => {
       const result = await tap.result();
       if ('error' in result) {
-        // The archive parser checks what mongorestore checks: an archive it rejects would not restore. (Should the
-        // parser ever be wrong about a real archive, BACKUP_ROW_COUNTS=false turns the check off.)
-        if (counting.kind === 'mongo-archive') throw new BackupFailed(`the archive mongodump wrote is not valid (mongorestore would refuse it): ${result.error}`);
+        if (counting.invalidDump !== undefined) throw new BackupFailed(`${counting.invalidDump}: ${result.error}`);
         log.warn({ err: result.error }, 'rows not counted');
       }
       return result;

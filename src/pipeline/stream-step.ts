@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { DumpStep } from '../engines/types.js';
-import { BackupFailed } from '../errors.js';
+import { BackupFailed, CommandFailed } from '../errors.js';
 import type { S3Settings } from '../storage/s3.js';
 import { deleteObjects, headObject, sseMismatch } from '../storage/s3.js';
 import { s3Url } from '../storage/layout.js';
@@ -157,7 +157,9 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       await Promise.allSettled([dump.finished, compressor.finished, feeding]);
       throw failed(new BackupFailed('interrupted'));
     }
-    // A BackupFailed comes from beforeComplete: the dump (or compressor) failed, and says how.
+    // From beforeComplete: the dump or the compressor failed (CommandFailed), or the stream is not restorable
+    // (BackupFailed); either says how.
+    if (err instanceof CommandFailed) throw failed(new BackupFailed(err.message, err.stderrTail));
     if (err instanceof BackupFailed) throw failed(err);
     // The upload failed: the dump must not stay blocked on a full pipe.
     stopAll('was stopped because the upload failed');

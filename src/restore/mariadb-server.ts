@@ -1,12 +1,10 @@
 // What restore and verify ask a MariaDB target, through the mariadb client (no driver): its user databases and their
 // tables; dropping (scratch) databases; counting rows. The password goes in a 0600 --defaults-file, never argv.
-import type { Command } from '../engines/types.js';
+import type { Command, DatabaseStats, ServerConnection, TableCount, TargetServer } from '../engines/types.js';
 import { mariadbCommand } from '../engines/mariadb.js';
 import { MARIADB_SYSTEM_DATABASES } from '../engines/mariadb-filter.js';
 import { captureCommand } from '../pipeline/command.js';
 import type { Masker } from '../util/mask.js';
-import type { DatabaseStats, TableCount } from './postgres-server.js';
-import type { ServerConnection } from './target.js';
 
 const TIMEOUT_MS = 10 * 60_000;
 
@@ -25,6 +23,20 @@ function parseBatch(out: string): string[][] {
     .split('\n')
     .filter((l) => l !== '')
     .map((line) => line.split('\t').map((cell) => cell.replace(/\\(.)/g, (_, c: string) => unescapes[c] ?? c)));
+}
+
+/** A MariaDB target as engines see it. */
+export function mariadbServer(conn: ServerConnection, { mask }: { mask: Masker }): TargetServer {
+  const userDatabases = () => mariadbUserDatabases(conn, mask);
+  return {
+    conn,
+    ping: async () => {
+      await userDatabases();
+    },
+    userDatabases,
+    dropDatabase: (database) => mariadbDropDatabase(conn, database, mask),
+    databaseStats: (database, label) => mariadbDatabaseStats(conn, database, mask, label),
+  };
 }
 
 async function query(conn: ServerConnection, sql: string, mask: Masker): Promise<string[][]> {

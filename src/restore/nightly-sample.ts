@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AdminDb } from '../admin-db/pool.js';
 import { lastVerified } from '../admin-db/restore-queries.js';
 import type { Config } from '../config.js';
-import type { Engine } from '../engines/index.js';
+import { engineOfObjects, type Engine } from '../engines/index.js';
 import type { BackupResult } from '../pipeline/backup-job.js';
 import { restoreStepContext } from '../pipeline/restore-step.js';
 import { backupAccess } from '../storage/archive.js';
@@ -12,7 +12,7 @@ import { listFolder, type BackupFolder } from '../storage/listing.js';
 import { createS3Client } from '../storage/s3.js';
 import type { Masker } from '../util/mask.js';
 import { optionalAdminDb } from './action-log.js';
-import { engineOfObjects, resolvedOwner, type BackupSource } from './source.js';
+import { resolvedOwner, type BackupSource } from './source.js';
 import { archivedLine, canVerifyEngine, outcomeLine, rotate, shellWord, verifyAndRecord, type VerifyOutcome } from './test-restore.js';
 /** A backup just made, as a restore source (its objects are the ones the run uploaded). */
 function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefined {
@@ -48,11 +48,11 @@ export async function verifySample(
     const candidates = results.flatMap((r) => {
       if (!r.ok || r.objects.length === 0) return [];
       const engine = engineOfObjects(r.objects.map((o) => o.key.split('/').pop() ?? ''));
-      const source = engine && canVerifyEngine(config, engine.configKey) ? sourceOfResult(r, engine) : undefined;
+      const source = engine && canVerifyEngine(config, engine) ? sourceOfResult(r, engine) : undefined;
       return source ? [source] : [];
     });
     if (candidates.length === 0) {
-      const why = config.verify.postgresUrl || config.verify.mariadbUrl ? 'no successful backup of an engine with a verification server' : 'no verification server configured';
+      const why = Object.keys(config.verify.servers).length ? 'no successful backup of an engine with a verification server' : 'no verification server configured';
       return [`${header}: none (${why})`];
     }
     if (!db) {

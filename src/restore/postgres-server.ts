@@ -2,19 +2,22 @@
 // they do to it: create and drop (scratch) databases, count tables and rows. Short-lived pg connections.
 import { countPgTables, USER_TABLES } from '../counts/postgres.js';
 import { withPg } from '../db/pg.js';
-import type { ServerConnection } from './target.js';
+import type { DatabaseStats, ServerConnection, TableCount, TargetServer } from '../engines/types.js';
 
-export interface TableCount {
-  /** schema.table */
-  table: string;
-  rows: number;
-}
-
-export interface DatabaseStats {
-  database: string;
-  tables: TableCount[];
-  rows: number;
-  largeObjects: number;
+/** A PostgreSQL target as engines see it; questions about the server go through `maintenanceDb`. */
+export function postgresServer(conn: ServerConnection, { maintenanceDb = 'postgres' }: { maintenanceDb?: string }): TargetServer {
+  return {
+    conn,
+    ping: async () => {
+      await pgRoles(conn, maintenanceDb);
+    },
+    roles: () => pgRoles(conn, maintenanceDb),
+    databaseState: (database) => pgDatabaseState(conn, database, maintenanceDb),
+    createDatabase: (database) => pgCreateDatabase(conn, database, maintenanceDb),
+    dropDatabase: (database) => pgDropDatabase(conn, database, maintenanceDb),
+    dropRole: (role) => pgDropRole(conn, role, maintenanceDb),
+    databaseStats: (database, label) => pgDatabaseStats(conn, database, label),
+  };
 }
 
 /** The server's system identifier (one per cluster, whatever it is called), or undefined when it will not say. */

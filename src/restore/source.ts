@@ -5,10 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { backupLog, containerById, containersNamed, type LoggedBackup, type NamedContainer } from '../admin-db/restore-queries.js';
 import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
-import { findEngine, type Engine } from '../engines/index.js';
-import { mariadb } from '../engines/mariadb.js';
-import { archiveObjects, mongodb } from '../engines/mongodb.js';
-import { databaseOfObject, isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
+import { engineOfObjects, findEngine, type Engine } from '../engines/index.js';
+import { databaseOfObject, isDatabaseDump, postgres } from '../engines/postgres.js';
 import { BackupArchived, ConfigError, RestoreFailed } from '../errors.js';
 import { backupAccess } from '../storage/archive.js';
 import { describeS3Error } from '../storage/s3-errors.js';
@@ -130,14 +128,6 @@ export function ownerMismatch(manifest: Manifest, asked: Pick<ResolvedOwner, 'na
   if (m.kind === 'admin-db') return asked.owner.kind === 'admin-db' ? undefined : `the admin database (${m.database})`;
   if (asked.owner.kind === 'container' && m.id === asked.owner.id) return undefined;
   return `container '${m.name}' (id ${m.id})`;
-}
-
-/** The engine whose objects these are, when no containers row says (a deleted container). Pure. */
-export function engineOfObjects(objectNames: readonly string[]): Engine | undefined {
-  if (archiveObjects(objectNames).length) return mongodb;
-  if (objectNames.some((n) => isDatabaseDump(n) || isGlobalsObject(n))) return postgres;
-  if (objectNames.some((n) => /\.sql(\.gz|\.zst)?$/.test(n))) return mariadb;
-  return undefined;
 }
 
 /**

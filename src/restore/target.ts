@@ -1,13 +1,16 @@
 // Where a restore goes: a URL (--to), an active container (--to-container) or a verification server. Pure parsing;
 // the password never leaves the connection (labels and action_log rows show user@host:port/db only).
 import type { Config } from '../config.js';
-import type { EngineKey, ServerConnection } from '../engines/types.js';
+import { ENGINES, type Engine } from '../engines/index.js';
+import type { ServerConnection } from '../engines/types.js';
+import { DbUrlError, parseDbUrl, schemesPhrase, urlLabel } from '../engines/url.js';
 import { ConfigError } from '../errors.js';
+import { orList } from '../util/format.js';
 
 export type { ServerConnection };
 
 export interface RestoreDestination {
-  engine: EngineKey;
+  engine: Engine;
   conn: ServerConnection;
   /** The database the URL names (PostgreSQL, MariaDB): restore into it, under this name. */
   database?: string;
@@ -15,59 +18,39 @@ export interface RestoreDestination {
   label: string;
 }
 
-const SCHEMES: Record<string, EngineKey> = {
-  postgres: 'postgres',
-  postgresql: 'postgres',
-  mariadb: 'mariadb',
-  mysql: 'mariadb',
-  mongodb: 'mongodb',
-};
-const DEFAULT_PORT: Record<EngineKey, number> = { postgres: 5432, mariadb: 3306, mongodb: 27017 };
-const CANONICAL_SCHEME: Record<EngineKey, string> = { postgres: 'postgresql', mariadb: 'mariadb', mongodb: 'mongodb' };
-
 /**
- * `postgres[ql]://[user[:password]@]host[:port][/db][?sslmode=…]`, `mariadb://` (or `mysql://`), `mongodb://`. A
- * missing user or password is the engine's admin account from the configuration (BACKUP_*_USER / _PASSWORD), so no
- * password needs to be typed on a command line `ps` shows.
+ * A URL of one of the engines (`postgres[ql]://[user[:password]@]host[:port][/db][?sslmode=…]`, `mariadb://`,
+ * `mysql://`, `mongodb://`: engines' EngineUrls). A missing user or password is the engine's admin account from the
+ * configuration (BACKUP_*_USER / _PASSWORD), so no password needs to be typed on a command line `ps` shows.
  */
 export function parseTargetUrl(raw: string, credentials: Config['credentials']): RestoreDestination {
-  const match = /^([a-z]+)(\+[a-z0-9_]+)?:\/\//i.exec(raw.trim());
-  const engine = match?.[1] ? SCHEMES[match[1].toLowerCase()] : undefined;
-  if (!match || !engine) {
-    throw new ConfigError(`--to must be a postgresql://, mariadb:// (mysql://) or mongodb:// URL, not '${raw.replace(/:[^:@/]*@/, ':***@')}'`);
-  }
-  let url: URL;
+  let url;
   try {
-    url = new URL(`${CANONICAL_SCHEME[engine]}://${raw.trim().slice(match[0].length)}`);
-  } catch {
-    throw new ConfigError('--to is not a valid URL');
+    url = parseDbUrl(raw, ENGINES);
+  } catch (err) {
+    if (!(err instanceof DbUrlError)) throw err;
+    if (err.problem === 'scheme') {
+      throw new ConfigError(`--to must be a ${orList(ENGINES.map(schemesPhrase))} URL, not '${raw.replace(/:[^:@/]*@/, ':***@')}'`);
+    }
+    throw new ConfigError(`--to ${err.message}`);
   }
-  const host = url.searchParams.get('host') ?? url.hostname;
-  if (!host) throw new ConfigError('--to has no host');
-  const port = url.port ? Number(url.port) : DEFAULT_PORT[engine];
-  const user = url.username ? decodeURIComponent(url.username) : credentials[engine].user;
-  const password = url.password ? decodeURIComponent(url.password) : credentials[engine].password;
-  const path = decodeURIComponent(url.pathname.replace(/^\/+/, '').replace(/\/+$/, ''));
-  const sslmode = url.searchParams.get('sslmode');
+  const { engine, conn: given, database } = url;
+  const account = credentials[engine.key];
+  const user = given.user ?? account.user;
+  const password = given.password ?? account.password;
   const conn: ServerConnection = {
-    host,
-    port,
+    host: given.host,
+    port: given.port,
     user,
     ...(password ? { password } : {}),
-    ...(engine === 'postgres' && sslmode ? { extraEnv: { PGSSLMODE: sslmode } } : {}),
+    ...(given.extraEnv ? { extraEnv: given.extraEnv } : {}),
   };
-  const database = engine === 'mongodb' || path === '' ? undefined : path;
-  const label = `${CANONICAL_SCHEME[engine]}://${encodeURIComponent(user)}@${host}:${port}/${database ? encodeURIComponent(database) : ''}`;
-  return { engine, conn, ...(database !== undefined ? { database } : {}), label };
+  return { engine, conn, ...(database !== undefined ? { database } : {}), label: urlLabel(engine, conn, database) };
 }
 
 /** An active container as the target: the configured DB host, its Port, the engine's admin account. */
-export function containerDestination(
-  container: { name: string; port: number },
-  engine: EngineKey,
-  config: Pick<Config, 'dbHost' | 'credentials'>,
-): RestoreDestination {
-  const { user, password } = config.credentials[engine];
+export function containerDestination(container: { name: string; port: number }, engine: Engine, config: Pick<Config, 'dbHost' | 'credentials'>): RestoreDestination {
+  const { user, password } = config.credentials[engine.key];
   return {
     engine,
     conn: { host: config.dbHost, port: container.port, user, ...(password ? { password } : {}) },
@@ -75,11 +58,10 @@ export function containerDestination(
   };
 }
 
-/** The verification server configured for an engine, with its maintenance database (PostgreSQL). */
-export function verifyServer(config: Config, engine: EngineKey): (RestoreDestination & { maintenanceDb: string }) | undefined {
-  const url = engine === 'postgres' ? config.verify.postgresUrl : engine === 'mariadb' ? config.verify.mariadbUrl : undefined;
+/** The verification server configured for an engine (BACKUP_VERIFY_{KEY}_URL), with the database its URL names. */
+export function verifyServer(config: Config, engine: Engine): (RestoreDestination & { maintenanceDb?: string }) | undefined {
+  const url = config.verify.servers[engine.key];
   if (!url) return undefined;
-  const parsed = parseTargetUrl(url, config.credentials);
-  const { database, ...server } = parsed;
-  return { ...server, maintenanceDb: database ?? 'postgres', label: parsed.label };
+  const { database, ...server } = parseTargetUrl(url, config.credentials);
+  return { ...server, maintenanceDb: database };
 }

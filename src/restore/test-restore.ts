@@ -4,20 +4,16 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
-import type { EngineKey } from '../engines/types.js';
-import { MARIADB_DUMP_COMPLETE, MARIADB_SYSTEM_DATABASES, mariadbDatabaseFilter } from '../engines/mariadb-filter.js';
-import { compressionOf } from '../engines/names.js';
-import { GLOBALS_COMPLETE, isDatabaseDump, isGlobalsObject, postgres } from '../engines/postgres.js';
+import type { Engine } from '../engines/index.js';
+import { engineEnvNames } from '../engines/settings.js';
+import type { DatabaseStats, VerifyIo } from '../engines/types.js';
 import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../pipeline/restore-step.js';
-import { MongoArchiveCounter } from '../counts/mongo-archive.js';
-import { archiveObjects } from '../engines/mongodb.js';
 import type { RowCounts } from '../counts/types.js';
 import { manifestRows } from '../storage/manifest.js';
 import { formatBytes, formatDuration } from '../util/format.js';
-import { mariadbDatabaseStats, mariadbDropDatabase, mariadbUserDatabases } from './mariadb-server.js';
-import { pgCreateDatabase, pgDatabaseStats, pgDropDatabase, type DatabaseStats } from './postgres-server.js';
 import { backupLabel, databaseOf, loadManifest, objectRef, type BackupSource } from './source.js';
 import { verifyServer } from './target.js';
+import { targetServer } from './target-servers.js';
 import { recordAction } from './action-log.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
@@ -45,8 +41,6 @@ export function scratchBase(now = new Date()): string {
   return `mydbverify_${stamp}_${randomBytes(2).toString('hex')}`;
 }
 
-const lowerSafe = (s: string) => s.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
-
 /** What came back, in one line: `2 databases, 5 tables, 4,512 rows, 3 large objects (shop: 2 tables, 4,000 rows; …)`. */
 export function describeStats(stats: readonly DatabaseStats[], what: 'table' | 'collection' = 'table'): string {
   const tables = stats.reduce((n, s) => n + s.tables.length, 0);
@@ -57,9 +51,9 @@ export function describeStats(stats: readonly DatabaseStats[], what: 'table' | '
   return `${stats.length} database${stats.length === 1 ? '' : 's'}, ${fmt(tables)} ${t}, ${fmt(rows)} ${r}${lo ? `, ${fmt(lo)} large objects` : ''}${per.length ? ` (${per.join('; ')})` : ''}`;
 }
 
-/** MongoDB archives are checked without a server; the other engines need their verification server. */
-export function canVerifyEngine(config: Config, key: EngineKey): boolean {
-  return key === 'mongodb' || verifyServer(config, key) !== undefined;
+/** Engines verified without a server (MongoDB's archives) always can be; the others need their verification server. */
+export function canVerifyEngine(config: Config, engine: Engine): boolean {
+  return !engine.settings.verifyServer || verifyServer(config, engine) !== undefined;
 }
 
 export async function verifyBackup(source: BackupSource, config: Config, ctx: RestoreStepContext): Promise<VerifyOutcome> {
@@ -74,11 +68,11 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
     bytes,
     durationMs: Date.now() - started,
   });
-  const key = source.engine.configKey;
-  const server = verifyServer(config, key);
-  if (!canVerifyEngine(config, key)) {
-    return outcome('skipped', `no verification server for ${source.engine.name}: set BACKUP_VERIFY_${key.toUpperCase()}_URL`);
+  const { engine } = source;
+  if (!canVerifyEngine(config, engine)) {
+    return outcome('skipped', `no verification server for ${engine.name}: set ${engineEnvNames(engine).verifyUrl}`);
   }
+  const server = verifyServer(config, engine);
   const stats: DatabaseStats[] = [];
   let bytes = 0;
   try {
@@ -87,19 +81,26 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
       const manifest = await loadManifest(ctx.client, ctx.bucket, source, source.folder, ctx.signal);
       if (manifest) source = { ...source, manifest };
     }
-    if (key === 'mongodb') bytes = await verifyMongodbArchive(source, stats, ctx);
-    else if (key === 'postgres') bytes = await verifyPostgres(source, server!, stats, ctx);
-    else bytes = await verifyMariadb(source, server!, stats, ctx);
+    const read = source;
+    const io: VerifyIo = {
+      streamInto: async (step) => (await streamObjectToCommand(step, objectRef(read, step.objectName), ctx)).bytes,
+      readThrough: (objectName, reading, counter) => readObjectThrough(reading, objectRef(read, objectName), ctx, counter),
+      scratch: scratchBase(),
+      notDropped: (database, err) => ctx.log.error({ database, err: ctx.mask((err as Error).message) }, 'could not drop a scratch database'),
+    };
+    const backup = { objectNames: read.folder.objects.map((o) => o.name), databaseOf: (o: string) => databaseOf(read, o), backup: `backup ${backupLabel(read)}` };
+    const target = server && targetServer(engine, server.conn, { maintenanceDb: server.maintenanceDb, mask: ctx.mask });
+    bytes = await engine.verification.run(backup, target, io, stats);
   } catch (err) {
     return outcome('failed', ctx.mask((err as Error).message), stats, bytes);
   }
-  const what = key === 'mongodb' ? 'collection' : 'table';
+  const { unit: what, ignoreDatabases = [], note } = engine.verification;
   const tables = stats.reduce((n, s) => n + s.tables.length, 0);
   if (tables === 0) return outcome('failed', `the restore succeeded but no ${what} came back (${describeStats(stats, what)})`, stats, bytes);
   const expected = source.manifest ? manifestRows(source.manifest.objects) : undefined;
   let counts: string;
   if (expected) {
-    const problems = compareRowCounts(expected, stats, key === 'mariadb' ? MARIADB_SYSTEM_DATABASES : []);
+    const problems = compareRowCounts(expected, stats, ignoreDatabases);
     if (problems.length) {
       const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : '');
       return outcome('failed', `the rows restored differ from those the backup counted: ${shown}`, stats, bytes);
@@ -108,7 +109,7 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
   } else {
     counts = source.manifest ? `the backup counted no rows (${source.manifest.objects.find((o) => o.rowsError)?.rowsError ?? 'counting was off'})` : 'the backup has no manifest (made before manifests): rows not compared';
   }
-  const via = key === 'mongodb' ? '; the archive checked whole (format, CRCs) without a server' : '';
+  const via = note ? `; ${note}` : '';
   return outcome('ok', `${describeStats(stats, what)}${via}; ${counts}; read ${formatBytes(bytes)} in ${formatDuration(Date.now() - started)}`, stats, bytes);
 }
 
@@ -131,85 +132,6 @@ export function compareRowCounts(expected: RowCounts, stats: readonly DatabaseSt
     }
   }
   return problems;
-}
-
-/**
- * MongoDB: no scratch server. Each archive is read whole from S3 and checked as mongorestore would read it (format,
- * every namespace's CRC, its end), and its documents counted per collection.
- */
-async function verifyMongodbArchive(source: BackupSource, stats: DatabaseStats[], ctx: RestoreStepContext): Promise<number> {
-  const names = source.folder.objects.map((o) => o.name);
-  const archives = archiveObjects(names);
-  if (archives.length === 0) throw new Error(`backup ${backupLabel(source)} holds no MongoDB archive (objects: ${names.join(', ') || 'none'})`);
-  let bytes = 0;
-  for (const { objectName, gzip, compression } of archives) {
-    const read = await readObjectThrough({ compression }, objectRef(source, objectName), ctx, new MongoArchiveCounter(gzip));
-    bytes += read.bytes;
-    for (const [database, collections] of Object.entries(read.counts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const tables = Object.entries(collections).map(([table, rows]) => ({ table, rows }));
-      stats.push({ database, tables, rows: tables.reduce((n, t) => n + t.rows, 0), largeObjects: 0 });
-    }
-  }
-  return bytes;
-}
-
-type Server = NonNullable<ReturnType<typeof verifyServer>>;
-
-/**
- * Each database dump into its own scratch database (pg_restore --single-transaction, without owners and grants:
- * the verification server has not the container's roles); the globals are read whole and checked for completeness.
- */
-async function verifyPostgres(source: BackupSource, server: Server, stats: DatabaseStats[], ctx: RestoreStepContext): Promise<number> {
-  const names = source.folder.objects.map((o) => o.name);
-  const base = scratchBase();
-  let bytes = 0;
-  const globals = names.find(isGlobalsObject);
-  if (globals) {
-    bytes += (await readObjectThrough({ compression: compressionOf(globals), completionMarker: GLOBALS_COMPLETE }, objectRef(source, globals), ctx)).bytes;
-  }
-  const dumps = names.filter(isDatabaseDump);
-  if (dumps.length === 0) throw new Error(`backup ${backupLabel(source)} holds no database dump (objects: ${names.join(', ') || 'none'})`);
-  for (const [i, object] of dumps.entries()) {
-    const db = databaseOf(source, object);
-    const scratch = `${base}_${i + 1}_${lowerSafe(db)}`.slice(0, 63);
-    await pgCreateDatabase(server.conn, scratch, server.maintenanceDb);
-    try {
-      const steps = postgres.restoreSteps([object], { ...server.conn, intoDatabase: scratch, noOwner: true }, { databaseOf: (o) => databaseOf(source, o) });
-      for (const step of steps) bytes += (await streamObjectToCommand(step, objectRef(source, step.objectName), ctx)).bytes;
-      stats.push(await pgDatabaseStats(server.conn, scratch, db));
-    } finally {
-      await pgDropDatabase(server.conn, scratch, server.maintenanceDb).catch((err: unknown) =>
-        ctx.log.error({ database: scratch, err: ctx.mask((err as Error).message) }, 'could not drop a scratch database'),
-      );
-    }
-  }
-  return bytes;
-}
-
-/** The dump with every user database renamed to `{scratch}_{name}`; the mysql schema (users, grants) left out. */
-async function verifyMariadb(source: BackupSource, server: Server, stats: DatabaseStats[], ctx: RestoreStepContext): Promise<number> {
-  const prefix = `${scratchBase()}_`;
-  const system: readonly string[] = MARIADB_SYSTEM_DATABASES;
-  const filter = () => mariadbDatabaseFilter((db) => (system.includes(db) ? null : `${prefix}${db}`.slice(0, 64)), 'user database');
-  const names = source.folder.objects.map((o) => o.name);
-  const steps = source.engine
-    .restoreSteps(names, { ...server.conn }, { databaseOf: (o) => databaseOf(source, o) })
-    .map((s) => ({ completionMarker: MARIADB_DUMP_COMPLETE, ...s, filter }));
-  if (steps.length === 0) throw new Error(`backup ${backupLabel(source)} holds no MariaDB dump (objects: ${names.join(', ') || 'none'})`);
-  let bytes = 0;
-  const scratchDatabases = async () => [...(await mariadbUserDatabases(server.conn, ctx.mask)).keys()].filter((d) => d.startsWith(prefix));
-  try {
-    for (const step of steps) bytes += (await streamObjectToCommand(step, objectRef(source, step.objectName), ctx)).bytes;
-    for (const db of (await scratchDatabases()).sort()) stats.push(await mariadbDatabaseStats(server.conn, db, ctx.mask, db.slice(prefix.length)));
-  } finally {
-    const leftovers = await scratchDatabases().catch(() => [] as string[]);
-    for (const db of leftovers) {
-      await mariadbDropDatabase(server.conn, db, ctx.mask).catch((err: unknown) =>
-        ctx.log.error({ database: db, err: ctx.mask((err as Error).message) }, 'could not drop a scratch database'),
-      );
-    }
-  }
-  return bytes;
 }
 
 /** Least recently verified first (never verified before all), then by name: the rotation. Pure. */

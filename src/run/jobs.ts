@@ -1,58 +1,59 @@
 // The two kinds of backup job: a container from the admin DB, and the admin DB itself.
 import type { Container } from '../admin-db/container-info.js';
 import type { Config } from '../config.js';
-import { findEngine, type DumpStep, type Engine, type Target } from '../engines/index.js';
-import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep } from '../engines/postgres.js';
+import { ENGINES, findEngine, type DumpStep, type Engine, type DumpSource } from '../engines/index.js';
+import { dumpCompression } from '../engines/settings.js';
+import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, postgres } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
+import { orList } from '../util/format.js';
 import type { Masker } from '../util/mask.js';
 import { captureCommand, renderCommand } from '../pipeline/command.js';
 import type { BackupJob } from '../pipeline/backup-job.js';
 
 /** What a container resolves to: its engine and how to reach it, or why it cannot be backed up. */
-export function resolveTarget(container: Container, config: Config): { engine: Engine; target: Target } {
+export function resolveDumpSource(container: Container, config: Config): { engine: Engine; source: DumpSource } {
   if (container.problem) throw new BackupFailed(`container ${container.name}: ${container.problem}`);
   const engine = findEngine(container.engine);
   if (!engine) {
-    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected Postgres, MariaDB or MongoDB)`);
+    throw new BackupFailed(`container ${container.name}: unknown dbengine '${container.engine}' (expected ${orList(ENGINES.map((e) => e.name))})`);
   }
-  const credentials = config.credentials[engine.configKey];
-  const compression = config.compression[engine.configKey];
+  const credentials = config.credentials[engine.key];
   return {
     engine,
-    target: {
+    source: {
       container,
       host: config.dbHost,
       port: container.port,
       user: credentials.user,
       ...(credentials.password ? { password: credentials.password } : {}),
-      ...(compression === 'pgdump' ? { compression: 'none', nativeCompression: true } : { compression }),
+      ...dumpCompression(engine, config.compression[engine.key]),
     },
   };
 }
 
 /** The steps of a container's backup, after asking its server what it holds (PostgreSQL: its databases). */
 export async function containerSteps(container: Container, config: Config, mask: Masker): Promise<DumpStep[]> {
-  const { engine, target } = resolveTarget(container, config);
-  const inventory = engine.inventory?.(target);
+  const { engine, source } = resolveDumpSource(container, config);
+  const inventory = engine.inventory?.(source);
   const output = inventory
     ? await captureCommand(inventory, {
         mask,
         timeoutMs: Math.min(config.stallTimeoutMs, 120_000),
-        what: `listing the databases on ${target.host}:${target.port}:`,
+        what: `listing the databases on ${source.host}:${source.port}:`,
       })
     : '';
-  return engine.dumpSteps(target, output);
+  return engine.dumpSteps(source, output);
 }
 
 export function containerJob(container: Container, backupType: BackupType, config: Config, mask: Masker): BackupJob {
   let preflightCommand: string | undefined;
   let engineName = container.engine;
   try {
-    const { engine, target } = resolveTarget(container, config);
+    const { engine, source } = resolveDumpSource(container, config);
     engineName = engine.name;
-    const inventory = engine.inventory?.(target);
+    const inventory = engine.inventory?.(source);
     if (inventory) preflightCommand = renderCommand(inventory, mask);
   } catch {
     /* steps() reports it */
@@ -77,7 +78,7 @@ export function adminDbJob(config: Config): BackupJob {
     owner: { kind: 'admin-db' },
     identity: { kind: 'admin-db', database: conn.database, host: conn.host, port: conn.port },
     backupType: 'Admin',
-    engine: 'Postgres',
+    engine: postgres.name,
     steps: async () => [dumpDatabaseStep(conn, conn.database, ADMIN_DB_COMPRESSION)],
   };
 }

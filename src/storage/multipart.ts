@@ -10,7 +10,7 @@
 // Memory: the parts are queueSize buffers, reused from part to part (chunks are copied straight into the part being
 // filled; no per-part allocation, so no page faults and no garbage to collect per part), i.e. queueSize × part size:
 // 32 MiB at the defaults. The bytes in flight stay within that budget when parts grow: at twice the size, half as
-// many parts are in flight (at least one, while the next is filled). Measured in BENCHMARKS.md.
+// many parts are in flight (at least one, while the next is filled). The figures: BENCHMARKS.md.
 //
 // CPU: every byte is hashed (SHA-256 of the object, logged) and, with BACKUP_S3_CHECKSUM=WHEN_SUPPORTED, CRC32'd per
 // part, both on the chunks as they arrive, while they are in cache; the SDK then neither checksums nor hashes the
@@ -275,7 +275,7 @@ function crc32Base64(crc: number): string {
  * When the part carries a CRC32, its payload is not hashed a second time for the SigV4 signature (UNSIGNED-PAYLOAD):
  * the checksum, which S3 verifies, already guards the bytes. The SDK does the same for streamed bodies (unsigned
  * payload, trailing checksum), and the AWS CLI for uploads over TLS. Hashing every 8 MiB part once more, out of
- * cache, cost ~1 s of CPU per GiB (BENCHMARKS.md). Without checksums (WHEN_REQUIRED) the payload stays signed.
+ * cache, costs CPU the dump needs (the figures: BENCHMARKS.md). Without checksums (WHEN_REQUIRED) the payload stays signed.
  */
 const unsignedPayload = <Input extends object, Output extends object>(
   next: (args: { input: Input; request: unknown }) => Promise<{ output: Output; response: unknown }>,

@@ -61,9 +61,11 @@ describe('config', () => {
   });
 
   it('lists every bad variable at once and never prints the admin password', () => {
-    const message = errorOf({ ...base, BACKUP_CONCURRENCY: '0', BACKUP_SSE: 'x' });
+    // An engine's setting too (they come from ENGINES).
+    const message = errorOf({ ...base, BACKUP_CONCURRENCY: '0', BACKUP_SSE: 'x', BACKUP_COMPRESS_MARIADB: 'lz4' });
     expect(message).toContain('BACKUP_CONCURRENCY');
     expect(message).toContain('BACKUP_SSE');
+    expect(message).toContain('BACKUP_COMPRESS_MARIADB');
     expect(message).not.toContain('s3cret');
   });
 

@@ -8,7 +8,8 @@ import { databaseOfObject, globalsFilter, pgRestoreCommand, postgres } from '../
 import type { LineFilter } from '../../src/engines/types.js';
 import { mergeBackups } from '../../src/commands/list.js';
 import { rotate } from '../../src/restore/test-restore.js';
-import { chooseBackup, engineOfObjects } from '../../src/restore/source.js';
+import { chooseBackup } from '../../src/restore/source.js';
+import { engineOfObjects } from '../../src/engines/index.js';
 import { parseTargetUrl } from '../../src/restore/target.js';
 import { describeStats } from '../../src/restore/test-restore.js';
 import { ruleCovers } from '../../src/storage/lifecycle.js';
@@ -98,6 +99,8 @@ describe('engine of a backup from its objects', () => {
     [['globals.sql', 'x.dump.zst'], 'Postgres'],
     [['mydb_admin.dump'], 'Postgres'],
     [['a_2025-01-01_02:00:00.sql.gz'], 'MariaDB'],
+    [['a_2025-01-01_02:00:00.2.sql'], 'MariaDB'],
+    [['globals.sql'], 'Postgres'],
     [['all-databases.sql.zst'], 'MariaDB'],
     [['archive.gz'], 'MongoDB'],
     [['notes.txt'], undefined],
@@ -156,18 +159,19 @@ describe('MariaDB dump filter', () => {
 describe('--to URLs', () => {
   it('take missing users and passwords from the configuration', () => {
     const t = parseTargetUrl('postgres://db.internal:32015/newdb?sslmode=require', credentials);
-    expect(t).toMatchObject({ engine: 'postgres', database: 'newdb', conn: { host: 'db.internal', port: 32015, user: 'pgdba', password: 'pg-pw', extraEnv: { PGSSLMODE: 'require' } } });
+    expect(t).toMatchObject({ engine: { key: 'postgres' }, database: 'newdb', conn: { host: 'db.internal', port: 32015, user: 'pgdba', password: 'pg-pw', extraEnv: { PGSSLMODE: 'require' } } });
     expect(t.label).toBe('postgresql://pgdba@db.internal:32015/newdb');
   });
   it('keep a given password out of the label', () => {
     const t = parseTargetUrl('mysql://admin:s%40cret@10.0.0.5', credentials);
-    expect(t).toMatchObject({ engine: 'mariadb', conn: { port: 3306, user: 'admin', password: 's@cret' } });
+    expect(t).toMatchObject({ engine: { key: 'mariadb' }, conn: { port: 3306, user: 'admin', password: 's@cret' } });
     expect(t.database).toBeUndefined();
     expect(t.label).not.toContain('cret');
     expect(parseTargetUrl('postgresql+psycopg2://u@h/db', credentials).database).toBe('db');
-    expect(parseTargetUrl('mongodb://h:27018', credentials)).toMatchObject({ engine: 'mongodb', conn: { port: 27018, user: 'dbaas' } });
+    expect(parseTargetUrl('mongodb://h:27018', credentials)).toMatchObject({ engine: { key: 'mongodb' }, conn: { port: 27018, user: 'dbaas' } });
   });
-  it('refuse other schemes', () => expect(() => parseTargetUrl('http://u:pw@h/', credentials)).toThrow(/--to must be/));
+  it('refuse other schemes', () =>
+    expect(() => parseTargetUrl('http://u:pw@h/', credentials)).toThrow("--to must be a postgresql://, mariadb:// (mysql://) or mongodb:// URL, not 'http://u:***@h/'"));
 });
 
 const BUCKET = 'b';
@@ -273,13 +277,13 @@ describe('settings', () => {
       BACKUP_VERIFY_SAMPLE: '3',
       BACKUP_PING_URL: 'https://hc-ping.com/abc-uuid/',
     });
-    expect(c.verify).toEqual({ postgresUrl: 'postgresql://v:verify-pw@verify:5433/maint', mariadbUrl: 'mariadb://root@verify:3307', sample: 3 });
+    expect(c.verify).toEqual({ servers: { postgres: 'postgresql://v:verify-pw@verify:5433/maint', mariadb: 'mariadb://root@verify:3307' }, sample: 3 });
     expect(c.pingUrl).toBe('https://hc-ping.com/abc-uuid');
     expect(c.secrets).toEqual(expect.arrayContaining(['verify-pw', 'https://hc-ping.com/abc-uuid']));
   });
   it('defaults: no verification, no ping', () => {
     const c = loadConfig(env);
-    expect(c.verify).toEqual({ sample: 0 });
+    expect(c.verify).toEqual({ servers: {}, sample: 0 });
     expect(c.pingUrl).toBeUndefined();
   });
   it.each([

@@ -1,5 +1,8 @@
-// Compression suffixes of object names: what the engines and restore share.
-import type { Compression } from '../config.js';
+// Stream compressions: what the pipeline applies to a dump (and restore undoes), and the suffix each gives an object.
+export const STREAM_COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
+
+/** A stream compression the pipeline applies (and restore undoes) by the object name's suffix. */
+export type Compression = (typeof STREAM_COMPRESSIONS)[number];
 
 export const COMPRESSION_SUFFIX: Record<Compression, string> = { none: '', gzip: '.gz', zstd: '.zst' };
 
