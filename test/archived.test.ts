@@ -7,13 +7,11 @@
  * restores as usual: the data matches.
  */
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifySample } from '../src/restore/nightly-sample.js';
 import { loadConfig } from '../src/config.js';
 import type { BackupResult } from '../src/pipeline/backup-job.js';
-import { makeMasker } from '../src/util/mask.js';
 import { adminDbName, createAdminDb } from './helpers/admin-db.js';
+import { nightlySample } from './helpers/restore.js';
 import { getRig } from './helpers/rig.js';
 import { expectNoSecrets, runCli, toolEnv, type CliResult } from './helpers/run-cli.js';
 import { RIG_PASSWORDS, scratchDir, startMoto, type MotoServer } from './rig/index.js';
@@ -165,24 +163,7 @@ describe('an archived backup is recognised, and nothing is read from it', () => 
   });
 
   it('the nightly sample verifies only readable backups and says how many it skipped', async () => {
-    const results = summary.backups.map((b) => ({
-      ...b,
-      cId: b.id,
-      owner: { kind: 'container', id: b.id, name: b.name },
-      command: '',
-      errMsg: '',
-      objects: b.objects.map((o) => ({ ...o, sha256: '' })),
-    })) as BackupResult[];
-    const config = loadConfig({ ...env, BACKUP_VERIFY_SAMPLE: '1' });
-    const saved = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
-    process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
-    process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
-    const lines = await verifySample(config, results, { log: pino({ level: 'silent' }), mask: makeMasker(config.secrets) }).finally(() => {
-      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.key]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    });
+    const lines = await nightlySample(loadConfig({ ...env, BACKUP_VERIFY_SAMPLE: '1' }), summary.backups, env);
     // frozen is never verified, so the rotation would take it first.
     expect(lines[0], lines.join('\n')).toBe('Test restores (BACKUP_VERIFY_SAMPLE=1): 1 of 1 OK, 1 skipped: archived');
     expect(lines.slice(1)).toEqual([

@@ -11,13 +11,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import { loadConfig } from '../src/config.js';
-import { verifySample } from '../src/restore/nightly-sample.js';
-import type { BackupResult } from '../src/pipeline/backup-job.js';
-import { makeMasker } from '../src/util/mask.js';
 import { fakeMongoSettingsPath } from './fixtures/fake-mongo.mjs';
 import { adminDbName, createAdminDb } from './helpers/admin-db.js';
+import { nightlySample } from './helpers/restore.js';
 import { getRig } from './helpers/rig.js';
 import { expectNoSecrets, runCli, toolEnv, type CliResult } from './helpers/run-cli.js';
 import { freePort, RIG_PASSWORDS, scratchDir } from './rig/index.js';
@@ -487,26 +484,8 @@ describe('verify', () => {
 
   it('the nightly sample verifies the least recently verified of the night\'s backups and returns lines for the mail', async () => {
     const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!);
-    const results = summary.backups.map((b: BackupResult & { id: number }) => ({
-      ...b,
-      cId: b.id,
-      owner: { kind: 'container', id: b.id, name: b.name },
-      command: '',
-      errMsg: '',
-      objects: b.objects.map((o) => ({ ...o, sha256: '' })),
-    })) as BackupResult[];
-    const config = loadConfig(env);
-    // In this process, as the nightly run would: S3 credentials from the environment.
-    const saved = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
-    process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
-    process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
-    // app_main was verified above; crm_box never: the sample of 1 takes crm_box.
-    const lines = await verifySample(config, results, { log: pino({ level: 'silent' }), mask: makeMasker(config.secrets) }).finally(() => {
-      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.key]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    });
+    // In this process, as the nightly run would. app_main was verified above; crm_box never: the sample of 1 takes crm_box.
+    const lines = await nightlySample(loadConfig(env), summary.backups, env);
     expect(lines[0], lines.join('\n')).toBe('Test restores (BACKUP_VERIFY_SAMPLE=1): 1 of 1 OK');
     expect(lines[1]).toMatch(new RegExp(`OK\\s+${MARIA} ${mariaBackupId}: 2 databases, 4 tables, [\\d,]+ rows \\(crm: 2 tables, [\\d,]+ rows; wiki: 2 tables.*\\); rows per table as the backup counted them`));
     expect((await actionLog()).filter((r) => r.action === 'verify' && r.name === MARIA)).toHaveLength(1);
