@@ -10,40 +10,31 @@ export class CannotStartError extends Error {
   override name = 'CannotStartError';
 }
 
-/** A child process (a dump, a restore tool, zstd, a client query) could not start, was stopped, or exited non-zero. */
-export class CommandFailed extends Error {
-  override name = 'CommandFailed';
+/** A failure that may carry the end of a child process's stderr (masked), for the log and backups.err_msg. */
+export abstract class FailureWithStderr extends Error {
   constructor(
     message: string,
-    /** The end of what it wrote on stderr (masked), for the log and backups.err_msg. */
     readonly stderrTail = '',
   ) {
     super(message);
   }
+}
+
+/** A child process (a dump, a restore tool, zstd, a client query) could not start, was stopped, or exited non-zero. */
+export class CommandFailed extends FailureWithStderr {
+  override name = 'CommandFailed';
 }
 
 /** One backup failed; the message is what goes (masked) into backups.err_msg after 'ERROR: '. */
-export class BackupFailed extends Error {
+export class BackupFailed extends FailureWithStderr {
   override name = 'BackupFailed';
   /** What the failing step wrote and could not remove (an upload it could not abort, an object it could not delete). */
   readonly leftBehind: LeftBehind[] = [];
-  constructor(
-    message: string,
-    readonly stderrTail = '',
-  ) {
-    super(message);
-  }
 }
 
 /** A restore (or a verification's test restore) failed; the message says which object and how, already masked. */
-export class RestoreFailed extends Error {
+export class RestoreFailed extends FailureWithStderr {
   override name = 'RestoreFailed';
-  constructor(
-    message: string,
-    readonly stderrTail = '',
-  ) {
-    super(message);
-  }
 }
 
 /**
