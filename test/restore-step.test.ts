@@ -139,6 +139,21 @@ describe('streamObjectToCommand', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
   }, 30_000);
 
+  // The command exits before the gate lets anything through (a small object is held back whole until its end is
+  // checked): Node then closes the command's stdin on its exit, with no EPIPE from a write. The command's own
+  // failure must still be what is reported, not a stage the closing broke on the way.
+  it.each([
+    ['plain', 'x.sql', (b: Buffer) => b],
+    ['gzip', 'x.sql.gz', (b: Buffer) => gzipSync(b)],
+    ['zstd', 'x.sql.zst', zstd],
+  ])('%s: the command exiting before it is given anything: its exit code and stderr', async (_label, name, encode) => {
+    await put(`gone/${name}`, encode(Buffer.from('INSERT INTO t VALUES (1);\n'.repeat(1000))));
+    const err = await failure(
+      streamObjectToCommand(step(name, { argv: ['sh', '-c', 'echo "FATAL: role x does not exist" >&2; exit 2'] }), { key: `gone/${name}` }, ctx()),
+    );
+    expect(err!.message).toMatch(new RegExp(`^restoring s3://\\S+/gone/${name.replace(/\./g, '\\.')}: sh exited with code 2: FATAL: role x does not exist`));
+  });
+
   it('the command exiting 0 without reading everything is a failure too', async () => {
     await put('quits/x.sql', SQL);
     const err = await failure(streamObjectToCommand(step('x.sql', { argv: ['sh', '-c', 'head -c 10 >/dev/null; exit 0'] }), { key: 'quits/x.sql' }, ctx()));

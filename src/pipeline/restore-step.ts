@@ -4,7 +4,7 @@
 // command exited 0. Anything else stops the command — before it reads the end of its input whenever the problem is
 // known by then — and fails with a message naming the object and what went wrong.
 import { createHash } from 'node:crypto';
-import { pipeline, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { finished, pipeline, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -206,6 +206,11 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
   filter?.on('error', failAt('filter'));
   gate.on('error', failAt('check'));
   sink.stream.on('error', failAt('reader'));
+  // A command that exits before Node writes to it gets its stdin closed with no EPIPE: the pipeline then breaks the
+  // other stages with "Premature close", and the command, not they, must be named.
+  finished(sink.stream, (err) => {
+    if (err) failAt('reader')(err);
+  });
 
   const stop = (reason: string) => {
     if (failure) return;
