@@ -26,7 +26,7 @@ describe('MariaDB option files', () => {
     const dir = await mkdtemp(join(tmpdir(), 'engines-test-'));
     try {
       for (const password of [PASSWORD, ' lead and trail ', 'a\\"b', 'end\\', '#', 'x\ny\tz', "'"]) {
-        const { command } = mariadb.dumpSteps({ ...dumpSource('MariaDB'), password }, '')[0]!;
+        const { command } = mariadb.dumpSteps({ ...dumpSource('MariaDB'), password }, [])[0]!;
         const file = join(dir, 'c.cnf');
         await writeFile(file, command.configFile!.content, { mode: 0o600 });
         const out = spawnSync('my_print_defaults', [`--defaults-file=${file}`, 'client'], { encoding: 'utf8' });
@@ -56,7 +56,7 @@ describe('MongoDB stand-ins through startCommand', () => {
   const mongoTarget = (compression: Compression): DumpSource => ({ ...dumpSource('MongoDB', compression), host: '127.0.0.1', port });
 
   async function dump(compression: Compression): Promise<{ out: Buffer; finished: Promise<void> }> {
-    const step = mongodb.dumpSteps(mongoTarget(compression), '')[0]!;
+    const step = mongodb.dumpSteps(mongoTarget(compression), [])[0]!;
     const running = await startCommand(step.command, { mask });
     const chunks: Buffer[] = [];
     running.stdout.on('data', (c: Buffer) => chunks.push(c));
@@ -114,7 +114,7 @@ describe('MongoDB stand-ins through startCommand', () => {
 
   it('a hung dump is killed', async () => {
     await settings({ FAKE_MONGODUMP_HANG_AFTER: 1000 });
-    const step = mongodb.dumpSteps(mongoTarget('none'), '')[0]!;
+    const step = mongodb.dumpSteps(mongoTarget('none'), [])[0]!;
     const running = await startCommand(step.command, { mask });
     let bytes = 0;
     running.stdout.on('data', (c: Buffer) => {

@@ -295,3 +295,35 @@ describe('S3 itself refuses an overwrite where the store supports conditional wr
     expect((await getObjectBuffer(s3, bucket, 'a/fresh')).length).toBe(1000);
   });
 });
+
+describe('database names holding a tab or a line break', () => {
+  // The databases were once listed by psql as tab-separated lines, which cut such names apart: a backup of "tab	x"
+  // asked pg_dump for "tab" and failed. Now they are listed in-process, by their exact names.
+  const ODD = ['tab\there', 'line\nbreak'];
+  let odd: PgServer;
+  beforeAll(async () => {
+    odd = await startPostgres({ baseDir: dir, name: 'pg-odd', adminPassword: RIG_PASSWORDS.pg });
+    await withPgClient(odd.url('postgres'), async (c) => {
+      for (const db of ODD) await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
+    });
+    for (const db of ODD) {
+      await withPgClient(odd.url(db), (c) => c.query('CREATE TABLE whoami (db text); INSERT INTO whoami SELECT current_database()'));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await odd?.stop();
+  });
+
+  it('are backed up one object each, and restore by their names', async () => {
+    const { env } = await scenario('oddnames', [{ name: 'odd-names', engine: 'Postgres', port: odd.port }]);
+    const run = await runCli(['odd-names', '--json'], env);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(objectsOf(await listJson(env, ['odd-names']))).toEqual([['globals.sql', 'line=0Abreak.dump.zst', 'tab=09here.dump.zst']]);
+    for (const db of ODD) {
+      const copy = `odd_${db.includes('\t') ? 'tab' : 'line'}`;
+      const restore = await runCli(['restore', 'odd-names', '--database', db, '--to', `postgresql://127.0.0.1:${dst.port}/${copy}`], env);
+      expect(restore.exitCode, restore.stdout + restore.stderr).toBe(0);
+      expect(await whoami(dst, copy)).toBe(db);
+    }
+  });
+});

@@ -51,7 +51,7 @@ export async function mariadbBench(
     compression: 'none',
     container: { name: 'x' },
   } as unknown as DumpSource;
-  const [step] = mariadb.dumpSteps(target, '');
+  const [step] = mariadb.dumpSteps(target, []);
   if (!step) throw new Error('no MariaDB dump step');
   const dump = await ctx.shell(step.command);
   const dataBytes = await ctx.warmUp(`MariaDB ${dataset}`, dump);

@@ -1,14 +1,11 @@
 // PostgreSQL: the roles and tablespaces (pg_dumpall --globals-only) plus one custom-format dump per database.
-import type { Command, DatabaseStats, DumpStep, EngineRestoreRequest, LineFilter, RestorePlan, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, DumpSource, TargetServer, VerifyBackup, VerifyIo } from './types.js';
+import type { Command, DatabaseStats, DumpStep, EngineRestoreRequest, LineFilter, RestorePlan, RestoreSource, RestoreStep, RestoreTarget, ServerConnection, ServerDatabase, DumpSource, TargetServer, VerifyBackup, VerifyIo } from './types.js';
 import { COMPRESSION_SUFFIX, compressionOf, type Compression } from './compression.js';
 import { defineEngine } from './define.js';
 import { dropCreated, requireServer } from './restore-support.js';
 import { parseDbUrl } from './url.js';
 import { ConfigError } from '../errors.js';
 import { decodeName, encodeName } from '../storage/layout.js';
-
-const LIST_DATABASES = `SELECT datname, pg_database_size(datname) FROM pg_database
-  WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname`;
 
 type PgConnection = ServerConnection;
 
@@ -62,16 +59,6 @@ function dbConninfo(db: string): string {
   return `dbname='${db.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function parseDatabaseList(output: string): { name: string; size: number }[] {
-  return output
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const [name = '', size = '0'] = line.split('\t');
-      return { name, size: Number(size) || 0 };
-    });
-}
-
 const GLOBALS_OBJECT = /(^|_)globals\.sql(\.gz|\.zst)?$/;
 const DUMP_OBJECT = /\.dump(\.gz|\.zst)?$/;
 
@@ -96,20 +83,16 @@ export const postgres = defineEngine({
   urls: { schemes: ['postgresql', 'postgres'], defaultPort: 5432, pathIsDatabase: true, queryEnv: { sslmode: 'PGSSLMODE' } },
   server: 'postgres',
 
-  inventory: (t: DumpSource) => ({
-    argv: ['psql', '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', LIST_DATABASES],
-    ...connection(t),
-  }),
+  dumpsPerDatabase: true,
 
-  dumpSteps(t: DumpSource, inventoryOutput: string): DumpStep[] {
+  dumpSteps(t: DumpSource, databases: readonly ServerDatabase[]): DumpStep[] {
     const globals: DumpStep = {
       command: { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], ...connection(t) },
       objectName: 'globals.sql',
       compression: 'none',
       small: true,
     };
-    const databases = parseDatabaseList(inventoryOutput).map((db) => dumpDatabaseStep(t, db.name, t, db.size));
-    return [globals, ...databases];
+    return [globals, ...databases.map((db) => dumpDatabaseStep(t, db.name, t, db.size))];
   },
 
   /**

@@ -2,7 +2,7 @@
 // have, and undoing what a failed restore created.
 import type { TargetServer } from './types.js';
 
-type Optional = 'databaseState' | 'createDatabase' | 'userDatabases' | 'roles' | 'dropRole';
+type Optional = 'databaseState' | 'createDatabase' | 'userDatabases' | 'databases' | 'roles' | 'dropRole';
 
 /** The server, with the methods the engine needs of it; throws when restore/ handed none or one without them. */
 export function requireServer<K extends Optional>(server: TargetServer | undefined, engine: string, ...needed: K[]): TargetServer & Required<Pick<TargetServer, K>> {

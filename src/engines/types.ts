@@ -139,6 +139,12 @@ export interface TableCount {
   rows: number;
 }
 
+/** A database a backup dumps on its own (PostgreSQL), with its size on disk (bytes). */
+export interface ServerDatabase {
+  name: string;
+  size: number;
+}
+
 /** What one database holds after a restore: what a verification reports. */
 export interface DatabaseStats {
   database: string;
@@ -148,9 +154,10 @@ export interface DatabaseStats {
 }
 
 /**
- * What restore and verify ask of, and do to, a target server: implemented in restore/ (restore/target-servers.ts)
- * for each ServerProtocol, handed to the engine's plan and verification. What only some engines need is optional:
- * an engine asks for it with `requireServer` (engines/restore-support.ts).
+ * What restore and verify ask of, and do to, a target server, and what a backup asks its source server first:
+ * implemented in restore/ (restore/target-servers.ts) for each ServerProtocol, handed to the engine's plan and
+ * verification. What only some engines need is optional: an engine asks for it with `requireServer`
+ * (engines/restore-support.ts).
  */
 export interface TargetServer {
   /** How its restore commands reach it. */
@@ -166,6 +173,8 @@ export interface TargetServer {
   createDatabase?(database: string): Promise<void>;
   /** The user databases (system schemas left out), each with its number of tables (MariaDB). */
   userDatabases?(): Promise<Map<string, number>>;
+  /** The databases a backup of the server dumps one by one, by name (PostgreSQL: templates and postgres left out). */
+  databases?(): Promise<ServerDatabase[]>;
   /** The roles the server has (PostgreSQL). */
   roles?(): Promise<string[]>;
   /** Drops a role a failed restore created (PostgreSQL). */
@@ -280,9 +289,13 @@ export interface EngineDefinition {
   tools: string[];
   settings: EngineSettings;
   urls: EngineUrls;
-  /** A command whose stdout lists what to dump (parsed by dumpSteps); engines that dump everything in one go omit it. */
-  inventory?(source: DumpSource): Command;
-  dumpSteps(source: DumpSource, inventoryOutput: string): DumpStep[];
+  /**
+   * A dump per database: the backup first asks the source server for its databases (TargetServer.databases, over
+   * `server`, in-process: no client program to start), and dumpSteps gets them. Engines that dump everything in one
+   * go (one step) leave it out and get none.
+   */
+  dumpsPerDatabase?: boolean;
+  dumpSteps(source: DumpSource, databases: readonly ServerDatabase[]): DumpStep[];
   /** Are these objects of one backup (names as listed in S3) this engine's? (A backup whose container is gone.) */
   ownsObjects(objectNames: readonly string[]): boolean;
   /** Objects of one backup → the commands that load them into `to`, in order. */

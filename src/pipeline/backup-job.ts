@@ -32,8 +32,6 @@ export interface BackupJob {
   engine: string;
   /** The steps, after asking the server what it holds; throws BackupFailed when the job cannot run. */
   steps(): Promise<DumpStep[]>;
-  /** The command to record when steps() itself fails (e.g. the database listing). */
-  preflightCommand?: string;
 }
 
 export interface BackupDeps {
@@ -100,7 +98,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     backupId,
     folder,
     url: s3Url(config.s3.bucket, folder),
-    command: job.preflightCommand ?? '',
+    command: '',
     ok: false,
     errMsg: '',
     bytes: 0,

@@ -225,7 +225,7 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
   };
 }
 
-/** Runs a short command (an inventory query) and returns its stdout; fails like a dump would. */
+/** Runs a short command (a query through a client program) and returns its stdout; fails like a dump would. */
 export async function captureCommand(command: Command, opts: { mask: Masker; timeoutMs: number; what?: string }): Promise<string> {
   const running = await startCommand(command, opts);
   const chunks: Buffer[] = [];

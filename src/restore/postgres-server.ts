@@ -1,8 +1,10 @@
 // What restore and verify ask a PostgreSQL target: its roles, whether a database exists and holds tables; and what
-// they do to it: create and drop (scratch) databases, count tables and rows. Short-lived pg connections.
+// they do to it: create and drop (scratch) databases, count tables and rows. What a backup asks its source first:
+// the databases to dump. Short-lived pg connections.
 import { countPgTables, USER_TABLES } from '../counts/postgres.js';
-import { withPg } from '../db/pg.js';
-import type { DatabaseStats, ServerConnection, TableCount, TargetServer } from '../engines/types.js';
+import type { QueryConfig } from 'pg';
+import { connectPg, withPg } from '../db/pg.js';
+import type { DatabaseStats, ServerConnection, ServerDatabase, TableCount, TargetServer } from '../engines/types.js';
 
 /** A PostgreSQL target as engines see it; questions about the server go through `maintenanceDb`. */
 export function postgresServer(conn: ServerConnection, { maintenanceDb = 'postgres' }: { maintenanceDb?: string }): TargetServer {
@@ -11,6 +13,7 @@ export function postgresServer(conn: ServerConnection, { maintenanceDb = 'postgr
     ping: async () => {
       await pgRoles(conn, maintenanceDb);
     },
+    databases: () => pgDatabases(conn, maintenanceDb),
     roles: () => pgRoles(conn, maintenanceDb),
     databaseState: (database) => pgDatabaseState(conn, database, maintenanceDb),
     createDatabase: (database) => pgCreateDatabase(conn, database, maintenanceDb),
@@ -25,6 +28,28 @@ export async function pgSystemIdentifier(conn: ServerConnection, database = 'pos
   return withPg(conn, database, async (c) => (await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id).catch(
     () => undefined,
   );
+}
+
+/** A server answers in well under this; one that accepts the connection and then hangs must not hold the run. */
+const LISTING_TIMEOUT_MS = 120_000;
+
+/**
+ * The databases a backup dumps: those that accept connections, templates and the maintenance database left out,
+ * by their exact names (any character a name can hold), with their sizes (to plan the upload's part size).
+ */
+export async function pgDatabases(conn: ServerConnection, maintenanceDb = 'postgres'): Promise<ServerDatabase[]> {
+  const client = await connectPg(conn, maintenanceDb);
+  try {
+    const { rows } = await client.query<{ name: string; size: string }>({
+      text: `SELECT datname AS name, pg_database_size(oid)::text AS size FROM pg_database
+        WHERE datallowconn AND NOT datistemplate AND datname <> $1 ORDER BY datname`,
+      values: [maintenanceDb],
+      query_timeout: LISTING_TIMEOUT_MS,
+    } as QueryConfig<string[]> & { query_timeout: number }); // pg reads it per query; its types only know the client's
+    return rows.map((r) => ({ name: r.name, size: Number(r.size) }));
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 export async function pgRoles(conn: ServerConnection, maintenanceDb = 'postgres'): Promise<string[]> {

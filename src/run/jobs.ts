@@ -2,15 +2,17 @@
 import type { Container } from '../admin-db/container-info.js';
 import type { Config } from '../config.js';
 import { ENGINES, findEngine, type DumpStep, type Engine, type DumpSource } from '../engines/index.js';
+import { requireServer } from '../engines/restore-support.js';
 import { dumpCompression } from '../engines/settings.js';
+import type { ServerDatabase } from '../engines/types.js';
 import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, postgres } from '../engines/postgres.js';
 import { BackupFailed } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
 import { orList } from '../util/format.js';
 import type { Masker } from '../util/mask.js';
-import { captureCommand, renderCommand } from '../pipeline/command.js';
 import type { BackupJob } from '../pipeline/backup-job.js';
+import { targetServer } from '../restore/target-servers.js';
 
 /** What a container resolves to: its engine and how to reach it, or why it cannot be backed up. */
 export function resolveDumpSource(container: Container, config: Config): { engine: Engine; source: DumpSource } {
@@ -36,25 +38,20 @@ export function resolveDumpSource(container: Container, config: Config): { engin
 /** The steps of a container's backup, after asking its server what it holds (PostgreSQL: its databases). */
 export async function containerSteps(container: Container, config: Config, mask: Masker): Promise<DumpStep[]> {
   const { engine, source } = resolveDumpSource(container, config);
-  const inventory = engine.inventory?.(source);
-  const output = inventory
-    ? await captureCommand(inventory, {
-        mask,
-        timeoutMs: Math.min(config.stallTimeoutMs, 120_000),
-        what: `listing the databases on ${source.host}:${source.port}:`,
-      })
-    : '';
-  return engine.dumpSteps(source, output);
+  if (!engine.dumpsPerDatabase) return engine.dumpSteps(source, []);
+  let databases: ServerDatabase[];
+  try {
+    databases = await requireServer(targetServer(engine, source, { mask }), engine.name, 'databases').databases();
+  } catch (err) {
+    throw new BackupFailed(`listing the databases on ${source.host}:${source.port}: ${mask(err instanceof Error ? err.message : String(err))}`);
+  }
+  return engine.dumpSteps(source, databases);
 }
 
 export function containerJob(container: Container, backupType: BackupType, config: Config, mask: Masker): BackupJob {
-  let preflightCommand: string | undefined;
   let engineName = container.engine;
   try {
-    const { engine, source } = resolveDumpSource(container, config);
-    engineName = engine.name;
-    const inventory = engine.inventory?.(source);
-    if (inventory) preflightCommand = renderCommand(inventory, mask);
+    engineName = resolveDumpSource(container, config).engine.name;
   } catch {
     /* steps() reports it */
   }
@@ -65,7 +62,6 @@ export function containerJob(container: Container, backupType: BackupType, confi
     identity: { kind: 'container', id: container.id, name: container.name, engine: engineName, host: config.dbHost, port: container.port },
     backupType,
     engine: engineName,
-    ...(preflightCommand ? { preflightCommand } : {}),
     steps: () => containerSteps(container, config, mask),
   };
 }

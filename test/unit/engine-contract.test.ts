@@ -14,11 +14,12 @@ import type { Command, DatabaseStats, DumpSource, DumpStep, EngineRestoreRequest
 import { parseDbUrl } from '../../src/engines/url.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseTargetUrl } from '../../src/restore/target.js';
+import { targetServer } from '../../src/restore/target-servers.js';
 import { archiveBuffer } from '../fixtures/mongo-archive-writer.mjs';
 import { PASSWORD, container, restoreTo } from '../helpers/engine-sources.js';
 
-/** What an inventory command (for engines that have one) answers: two databases. */
-const INVENTORY = 'shop\t1000\nother db\t5\n';
+/** What a source server answers an engine that dumps per database: two databases. */
+const DATABASES = [{ name: 'shop', size: 1000 }, { name: 'other db', size: 5 }];
 
 /** A small dump of each engine's own format, as its dump command writes it, and the counts it holds. */
 const SAMPLE_DUMPS: Record<string, { dump: Buffer; counts: Record<string, Record<string, number>> }> = {
@@ -55,11 +56,11 @@ const sourceFor = (engine: Engine, setting: string, password: string | null = PA
 /** Every command of one backup with the engine's compression setting. */
 const dumpCommands = (engine: Engine, setting: string, password?: string | null): Command[] => {
   const source = sourceFor(engine, setting, password);
-  return [...(engine.inventory ? [engine.inventory(source)] : []), ...engine.dumpSteps(source, INVENTORY).map((s) => s.command)];
+  return engine.dumpSteps(source, DATABASES).map((s) => s.command);
 };
 
 /** Every step of one backup with the engine's compression setting. */
-const dumpStepsFor = (engine: Engine, setting: string): DumpStep[] => engine.dumpSteps(sourceFor(engine, setting), INVENTORY);
+const dumpStepsFor = (engine: Engine, setting: string): DumpStep[] => engine.dumpSteps(sourceFor(engine, setting), DATABASES);
 
 /** Everything of a command the child is told, but its secrets. */
 const shown = (c: Command) => JSON.stringify([c.argv, c.env ?? {}]);
@@ -69,24 +70,25 @@ const secretCarriers = (c: Command) => JSON.stringify([c.secretEnv ?? {}, c.conf
 /** A target server that answers from memory and records what is done to it. */
 class FakeServer implements TargetServer {
   readonly conn = { ...restoreTo };
-  readonly databases: Map<string, number>;
+  readonly held: Map<string, number>;
   readonly created: string[] = [];
   readonly dropped: string[] = [];
   constructor(databases: Record<string, number> = {}) {
-    this.databases = new Map(Object.entries(databases));
+    this.held = new Map(Object.entries(databases));
   }
   ping = async () => {};
   dropDatabase = async (db: string) => {
     this.dropped.push(db);
-    this.databases.delete(db);
+    this.held.delete(db);
   };
   databaseStats = async (db: string, label = db): Promise<DatabaseStats> => ({ database: label, tables: [], rows: 0, largeObjects: 0 });
-  databaseState = async (db: string) => ({ exists: this.databases.has(db), tables: this.databases.get(db) ?? 0 });
+  databaseState = async (db: string) => ({ exists: this.held.has(db), tables: this.held.get(db) ?? 0 });
   createDatabase = async (db: string) => {
     this.created.push(db);
-    this.databases.set(db, 0);
+    this.held.set(db, 0);
   };
-  userDatabases = async () => new Map(this.databases);
+  userDatabases = async () => new Map(this.held);
+  databases = async () => [...this.held.keys()].map((name) => ({ name, size: 1 }));
   roles = async () => ['postgres'];
   dropRole = async () => {};
 }
@@ -137,6 +139,17 @@ describe.each(ENGINES.map((engine) => [engine.name, engine] as const))('%s', (_n
         expect(command.configFile).toBeUndefined();
       }
     });
+  });
+
+  it('dumping per database: its server protocol can list the databases, and each becomes a step of its own', () => {
+    const steps = dumpStepsFor(engine, engine.settings.defaultCompression);
+    if (!engine.dumpsPerDatabase) {
+      expect(steps.filter((s) => s.database !== undefined)).toEqual([]);
+      return;
+    }
+    // Not connected: only asked whether the protocol answers the question the backup asks first.
+    expect(typeof targetServer(engine, restoreTo, { mask: (t) => t })?.databases).toBe('function');
+    expect(steps.filter((s) => s.database !== undefined).map((s) => s.database)).toEqual(DATABASES.map((d) => d.name));
   });
 
   describe('objects', () => {
@@ -262,11 +275,11 @@ describe.each(ENGINES.map((engine) => [engine.name, engine] as const))('%s', (_n
       }
       await planned.prepare();
       // The restore loads the databases it names (and an engine that restores a whole server knows no names).
-      for (const db of planned.databases) if (!server.databases.has(db)) server.databases.set(db, 1);
+      for (const db of planned.databases) if (!server.held.has(db)) server.held.set(db, 1);
       const before = [...server.created];
       await planned.undo();
       expect(server.dropped.sort()).toEqual(planned.databases.filter((db) => db !== 'unrelated').sort());
-      expect([...server.databases.keys()]).toEqual(['unrelated']);
+      expect([...server.held.keys()]).toEqual(['unrelated']);
       expect(before.every((db) => server.dropped.includes(db))).toBe(true);
     });
   });

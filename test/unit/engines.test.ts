@@ -16,8 +16,7 @@ function allCommands(engineName: string): Command[] {
   const commands: Command[] = [];
   for (const compression of ['none', 'gzip', 'zstd'] as const) {
     const t = dumpSource(engineName, compression);
-    if (engine.inventory) commands.push(engine.inventory(t));
-    commands.push(...engine.dumpSteps(t, 'shop\t1000\nother\t5\n').map((s) => s.command));
+    commands.push(...engine.dumpSteps(t, [{ name: 'shop', size: 1000 }, { name: 'other', size: 5 }]).map((s) => s.command));
   }
   const names = ['shop_globals.sql', 'shop_shop.dump', `shop_${BACKUP_ID}.sql`, `shop_${BACKUP_ID}.sql.gz`, 'archive', 'archive.gz', 'archive.zst'];
   commands.push(...engine.restoreSteps(names, restoreTo).map((s) => s.command));
@@ -61,14 +60,14 @@ describe('MariaDB', () => {
     ['gzip', '.sql.gz'],
     ['zstd', '.sql.zst'],
   ] as const)('dumps everything in one object, %s → all-databases%s', (compression, suffix) => {
-    const steps = mariadb.dumpSteps(dumpSource('MariaDB', compression, 'my shop/../x'), '');
+    const steps = mariadb.dumpSteps(dumpSource('MariaDB', compression, 'my shop/../x'), []);
     expect(steps).toHaveLength(1);
     expect(steps[0]!.objectName).toBe(`all-databases${suffix}`);
     expect(steps[0]!.compression).toBe(compression);
   });
 
   it('dumps a consistent, complete server over TCP, the password file first', () => {
-    const { command } = mariadb.dumpSteps(dumpSource('MariaDB'), '')[0]!;
+    const { command } = mariadb.dumpSteps(dumpSource('MariaDB'), [])[0]!;
     expect(command.argv[0]).toBe('mariadb-dump');
     expect(command.argv).toEqual(
       expect.arrayContaining([
@@ -98,7 +97,7 @@ describe('MariaDB', () => {
 
   it('without a password leaves the option files alone', () => {
     const { password: _, ...noPassword } = dumpSource('MariaDB');
-    const { command } = mariadb.dumpSteps(noPassword, '')[0]!;
+    const { command } = mariadb.dumpSteps(noPassword, [])[0]!;
     expect(command.configFile).toBeUndefined();
   });
 
@@ -127,7 +126,7 @@ describe('MongoDB', () => {
     ['gzip', 'archive.gz', 'none', true],
     ['zstd', 'archive.zst', 'zstd', false],
   ] as const)('%s → %s (pipeline compression %s, --gzip %s)', (compression, objectName, stepCompression, gzip) => {
-    const steps = mongodb.dumpSteps(dumpSource('MongoDB', compression), '');
+    const steps = mongodb.dumpSteps(dumpSource('MongoDB', compression), []);
     expect(steps).toHaveLength(1);
     expect(steps[0]!.objectName).toBe(objectName);
     expect(steps[0]!.compression).toBe(stepCompression);
@@ -135,7 +134,7 @@ describe('MongoDB', () => {
   });
 
   it('dumps with the password in a --config YAML file', () => {
-    const { command } = mongodb.dumpSteps(dumpSource('MongoDB'), '')[0]!;
+    const { command } = mongodb.dumpSteps(dumpSource('MongoDB'), [])[0]!;
     expect(command.argv).toEqual([
       'mongodump',
       '--archive',
@@ -166,7 +165,7 @@ describe('MongoDB', () => {
 
   it('without a password does not authenticate (a lone --username would prompt)', () => {
     const { password: _, ...noPassword } = dumpSource('MongoDB');
-    const { command } = mongodb.dumpSteps(noPassword, '')[0]!;
+    const { command } = mongodb.dumpSteps(noPassword, [])[0]!;
     expect(command.configFile).toBeUndefined();
     expect(command.argv.some((a) => a.startsWith('--username'))).toBe(false);
   });
@@ -180,7 +179,7 @@ describe('Postgres', () => {
     // BACKUP_COMPRESS_POSTGRES=pgdump: pg_dump's own zlib, as before zstd, and nothing in the pipeline.
     ['none', { nativeCompression: true }, ['-Fc'], 'shop.dump', 'none'],
   ] as const)('compression %s %j: pg_dump %j → %s, piped through %s', (compression, extra, format, objectName, stepCompression) => {
-    const steps = postgres.dumpSteps({ ...dumpSource('Postgres', compression), ...extra }, 'shop\t1000\n');
+    const steps = postgres.dumpSteps({ ...dumpSource('Postgres', compression), ...extra }, [{ name: 'shop', size: 1000 }]);
     expect(steps.map((s) => [s.objectName, s.compression])).toEqual([
       ['globals.sql', 'none'],
       [objectName, stepCompression],
