@@ -2,7 +2,8 @@
 // chunk stays intact while the consumer holds it; a slow consumer holds the child back with bounded memory; a consumer
 // that stops closes the pipe; and no name is left in the temporary directory.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -166,15 +167,55 @@ describe('PipeReader', () => {
   it('the child writes into a pipe whose name is already gone', async () => {
     const child = await startCommand({ argv: ['sleep', '0.3'] }, { mask, stdout: 'reader' });
     // A FIFO (node cannot make an unnamed pipe) in a private temporary directory; its name was removed before the
-    // child started.
+    // child started. The directory holds only FIFOs made ahead for the next commands, no data.
     const target = readlinkSync(`/proc/${child.pid}/fd/1`);
-    const match = /^(.*\/mydb-backup-[^/]+)\/stdout \(deleted\)$/.exec(target);
+    const match = /^(.*\/mydb-backup-\d+-[^/]+)\/(fifo-\d+) \(deleted\)$/.exec(target);
     expect(match, target).not.toBeNull();
-    const fifoDir = match![1]!;
-    expect(readdirSync(fifoDir)).toEqual([]);
-    expect(statSync(fifoDir).mode & 0o777).toBe(0o700);
+    const [, fifoDir, name] = match!;
+    expect(readdirSync(fifoDir!)).not.toContain(name);
+    expect(statSync(fifoDir!).mode & 0o777).toBe(0o700);
+    for (const other of readdirSync(fifoDir!)) expect(statSync(join(fifoDir!, other)).isFIFO()).toBe(true);
     for await (const chunk of child.stdout) expect(chunk).toBeUndefined();
     await child.finished;
-    expect(existsSync(fifoDir)).toBe(false);
+  });
+
+  it('FIFOs are made in batches: far fewer mkfifo processes than commands reading through one', async () => {
+    // A process started from node costs it a fork of its whole memory map; one mkfifo per dump was one more per database.
+    const bin = join(dir, 'counting-bin');
+    const log = join(dir, 'mkfifo.log');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'mkfifo'), `#!/bin/sh\necho "$#" >> ${log}\nexec /usr/bin/mkfifo "$@"\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      for (let i = 0; i < 40; i += 1) {
+        const child = await startCommand({ argv: ['printf', 'x'] }, { mask, stdout: 'reader' });
+        let got = '';
+        for await (const chunk of child.stdout) got += chunk.toString();
+        await child.finished;
+        expect(got).toBe('x');
+      }
+    } finally {
+      process.env.PATH = path;
+    }
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    // 40 FIFOs: at most three batches (some may be left from the tests before), each several FIFOs at once.
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeLessThanOrEqual(3);
+    for (const count of calls) expect(Number(count)).toBeGreaterThan(8);
+  });
+
+  it('the FIFOs made ahead leave nothing behind when the process exits', async () => {
+    const script = `
+      const { startCommand } = await import(${JSON.stringify(new URL('../dist/pipeline/command.js', import.meta.url).href)});
+      const child = await startCommand({ argv: ['true'] }, { mask: (s) => s, stdout: 'reader' });
+      for await (const chunk of child.stdout) void chunk;
+      await child.finished;
+      const dirs = require('node:fs').readdirSync(require('node:os').tmpdir()).filter((d) => d.startsWith('mydb-backup-' + process.pid + '-'));
+      console.log(JSON.stringify({ pid: process.pid, dirs }));`;
+    const out = execFileSync(process.execPath, ['--input-type=commonjs', '-e', `(async () => {${script}})()`], { encoding: 'utf8' });
+    const { pid, dirs } = JSON.parse(out) as { pid: number; dirs: string[] };
+    expect(dirs).toHaveLength(1); // while it ran: the stock
+    expect(readdirSync(tmpdir()).filter((d) => d.startsWith(`mydb-backup-${pid}-`))).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // Runs one engine Command as a child process: secrets through env or a 0600 temp file, stdout streamed (never
 // buffered), a bounded stderr tail, the whole process group killed on demand.
-import { closeSync } from 'node:fs';
+import { closeSync, existsSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,47 @@ export async function removeStaleTempDirs(): Promise<string[]> {
   return removed;
 }
 
+/**
+ * FIFOs made ahead, FIFO_BATCH at a time by one `mkfifo` process, in a directory private to this process (0700),
+ * removed at exit (after a kill, by the next run: removeStaleTempDirs). Why: a process started from node blocks its
+ * event loop for as long as fork takes to copy node's page tables, 7 to 25 ms here (BENCHMARKS.md, "The fleet
+ * overhead, found"); a FIFO per dump made that one process more per database backed up. Each is taken once: opened,
+ * its name removed at once (pipe-reader.ts), never reused.
+ */
+const FIFO_BATCH = 16;
+
+class FifoStock {
+  private dir: string | undefined;
+  private free: string[] = [];
+  private made = 0;
+  private refilling: Promise<void> | undefined;
+
+  async take(count: number): Promise<string[]> {
+    // A long run's directory may have been cleaned away under it (tmp cleaners): start a new one.
+    if (this.dir && !this.refilling && !existsSync(this.dir)) {
+      this.dir = undefined;
+      this.free = [];
+    }
+    while (this.free.length < count) {
+      this.refilling ??= this.refill().finally(() => (this.refilling = undefined));
+      await this.refilling;
+    }
+    return this.free.splice(0, count);
+  }
+
+  private async refill(): Promise<void> {
+    if (!this.dir) {
+      const dir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      this.dir = dir;
+    }
+    const names = Array.from({ length: FIFO_BATCH }, () => `fifo-${(this.made += 1)}`);
+    this.free.push(...(await makeFifos(this.dir, names)));
+  }
+}
+
+const fifos = new FifoStock();
+
 function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -113,9 +154,8 @@ export async function startCommand(command: Command, opts: StartOptions & { stdo
 export async function startCommand(command: Command, opts: StartOptions & { stdout?: 'stream' }): Promise<RunningCommand>;
 export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader | null>> {
   let argv = command.argv as string[];
-  // Private to this process (0700): the config file with the password, the FIFOs' names for an instant.
-  const fifoNames = [...(opts.stdout === 'reader' ? ['stdout'] : []), ...(opts.stdin === 'fifo' ? ['stdin'] : [])];
-  const tempDir = command.configFile || fifoNames.length ? await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`)) : undefined;
+  // Private to this process (0700): the config file with the password. (The FIFOs: FifoStock.)
+  const tempDir = command.configFile ? await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`)) : undefined;
   const removeTempDir = async () => {
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   };
@@ -127,11 +167,8 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
       await writeFile(path, command.configFile.content, { mode: 0o600 });
       argv = argvWithConfigFile(command, path);
     }
-    if (fifoNames.length && tempDir) {
-      const paths = await makeFifos(tempDir, fifoNames);
-      if (opts.stdin === 'fifo') inPipe = openFifoBetweenChildren(paths.at(-1)!);
-      if (opts.stdout === 'reader') fifo = openFifoReader(paths[0]!);
-    }
+    if (opts.stdin === 'fifo') inPipe = openFifoBetweenChildren((await fifos.take(1))[0]!);
+    if (opts.stdout === 'reader') fifo = openFifoReader((await fifos.take(1))[0]!);
   } catch (err) {
     if (inPipe) for (const fd of [inPipe.readFd, inPipe.writeFd]) closeSync(fd);
     await removeTempDir();
