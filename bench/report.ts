@@ -214,8 +214,9 @@ export class Report {
         ['--concurrency', 'Dumps only, s', 'backup-all, s', 'Overhead per backup, ms', '… within its slot, ms', 'Peak RSS MiB'],
         this.fleet.map((r) => [String(r.concurrency), f2(r.dumpsS), f2(r.toolS), r.overheadMs.toFixed(0), r.slotOverheadMs.toFixed(0), f1(r.rssMiB)]),
       ),
-      '(Dumps only: the same pg_dumpall --globals-only + pg_dump -Fc per container, run by xargs -P concurrency. Overhead per backup =\n' +
-        ' (backup-all − dumps only) / containers: node start, admin DB rows and locks, the database listing, S3 requests.\n' +
+      '(Dumps only: the same pg_dumpall --globals-only + pg_dump -Fc -Z0 | zstd per container, run by xargs -P concurrency. Overhead per backup =\n' +
+        ' the median over the rounds of (backup-all − dumps only, run back to back) / containers: node start, admin DB rows and locks,\n' +
+        ' the database listing, S3 requests.\n' +
         ' Within its slot = that × concurrency: how much longer each backup takes than its dumps.)',
     ].join('\n');
   }

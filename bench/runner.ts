@@ -29,6 +29,8 @@ export interface Outcome {
   stats: RunStats;
   /** The last run (what a kept scenario left in S3). */
   last: RunStats;
+  /** Each run's wall time, s, in the order of the rounds (to pair it with another scenario's run of the same round). */
+  walls: number[];
   storedBytes?: number;
 }
 
@@ -51,7 +53,7 @@ export class Runner {
     return new Map(
       [...all].map(([sc, list]) => {
         const stored = list.flatMap((r) => (r.stored === undefined ? [] : [r.stored]));
-        const outcome: Outcome = { stats: medianStats(list.map((r) => r.stats)), last: list.at(-1)!.stats };
+        const outcome: Outcome = { stats: medianStats(list.map((r) => r.stats)), last: list.at(-1)!.stats, walls: list.map((r) => r.stats.wallS) };
         if (stored.length) outcome.storedBytes = median(stored);
         return [sc, outcome];
       }),

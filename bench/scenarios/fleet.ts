@@ -6,9 +6,19 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dumpDatabaseStep } from '../../src/engines/postgres.js';
 import { ZSTD_ARGV } from '../../src/pipeline/compress.js';
-import { sh } from '../measure.js';
+import { median, sh } from '../measure.js';
 import type { BenchContext } from '../context.js';
 import type { Scenario } from '../runner.js';
+
+/**
+ * The wall time the tool adds per backup: the median over the rounds of (backup-all − dumps only) of the same round,
+ * run back to back, per container. Pairing each round's runs keeps a machine that slows down or speeds up between
+ * rounds out of the figure, where the difference of the two medians would take it in (it swung by ±30 ms here).
+ */
+export function pairedOverheadMs(dumpsWallsS: readonly number[], toolWallsS: readonly number[], containers: number): number {
+  if (dumpsWallsS.length !== toolWallsS.length || !dumpsWallsS.length) throw new Error('the fleet needs one dumps run and one tool run per round');
+  return (median(toolWallsS.map((tool, i) => tool - dumpsWallsS[i]!)) * 1000) / containers;
+}
 
 export async function fleetBench(ctx: BenchContext, names: string[], concurrencies: number[]): Promise<void> {
   const pg = ctx.rig.pgB;
@@ -37,7 +47,7 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
     const toolStats = results.get(tool)!.stats;
     // The wall time the tool adds, per backup; and per backup in its slot (each of `concurrency` slots runs
     // names/concurrency backups one after the other), i.e. how much longer each backup takes than its dumps.
-    const overheadMs = ((toolStats.wallS - dumpsS) * 1000) / names.length;
+    const overheadMs = pairedOverheadMs(results.get(dumps)!.walls, results.get(tool)!.walls, names.length);
     ctx.report.fleet.push({
       concurrency,
       dumpsS,
