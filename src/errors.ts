@@ -51,3 +51,14 @@ export class BackupArchived extends Error {
     super(message);
   }
 }
+
+/**
+ * An error's own words, for a one-sentence failure. A connection to a name with several addresses (`localhost`:
+ * 127.0.0.1 and ::1) that all refused fails with an AggregateError whose message is empty: its errors say why.
+ */
+export function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.message) return err.message;
+  const inner = err instanceof AggregateError ? [...new Set(err.errors.map(errorText).filter(Boolean))] : [];
+  return inner.length ? inner.join('; ') : ((err as NodeJS.ErrnoException).code ?? err.name);
+}

@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { findEngine } from '../engines/index.js';
 import { connectionFromUrl, postgres } from '../engines/postgres.js';
 import { pgSystemIdentifier } from '../restore/postgres-server.js';
-import { BackupArchived, CannotStartError, ConfigError, RestoreFailed } from '../errors.js';
+import { BackupArchived, CannotStartError, ConfigError, errorText, RestoreFailed } from '../errors.js';
 import { restoreStepContext } from '../pipeline/restore-step.js';
 import { optionalAdminDb, recordAction } from '../restore/action-log.js';
 import { executeRestore } from '../restore/execute.js';
@@ -143,7 +143,7 @@ async function targetQuery<T>(destination: RestoreDestination, ask: () => Promis
     return await ask();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RestoreFailed) throw err;
-    throw new RestoreFailed(`cannot query the target ${destination.label}: ${(err as Error).message}`);
+    throw new RestoreFailed(`cannot query the target ${destination.label}: ${errorText(err)}`);
   }
 }
 

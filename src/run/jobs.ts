@@ -6,7 +6,7 @@ import { requireServer } from '../engines/restore-support.js';
 import { dumpCompression } from '../engines/settings.js';
 import type { ServerDatabase } from '../engines/types.js';
 import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, postgres } from '../engines/postgres.js';
-import { BackupFailed } from '../errors.js';
+import { BackupFailed, errorText } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
 import { orList } from '../util/format.js';
@@ -43,7 +43,7 @@ export async function containerSteps(container: Container, config: Config, mask:
   try {
     databases = await requireServer(targetServer(engine, source, { mask }), engine.name, 'databases').databases();
   } catch (err) {
-    throw new BackupFailed(`listing the databases on ${source.host}:${source.port}: ${mask(err instanceof Error ? err.message : String(err))}`);
+    throw new BackupFailed(`listing the databases on ${source.host}:${source.port}: ${mask(errorText(err))}`);
   }
   return engine.dumpSteps(source, databases);
 }
