@@ -5,7 +5,7 @@
 import { CommanderError } from 'commander';
 import { z } from 'zod';
 import { buildProgram } from './commands/program.js';
-import { BackupArchived, BackupFailed, CannotStartError, CommandFailed, ConfigError, RestoreFailed } from './errors.js';
+import { BackupArchived, BackupFailed, CannotStartError, CommandFailed, ConfigError, errorText, RestoreFailed } from './errors.js';
 import { makeMasker } from './util/mask.js';
 
 /**
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     // Failures the world causes (a backup that is not whole, a server that refuses or cannot be reached, S3 saying no)
     // are one sentence; only what is a bug here gets its stack.
     if (isExpectedFailure(err)) {
-      process.stderr.write(`backup-all: ${mask((err as Error).message)}\n`);
+      process.stderr.write(`backup-all: ${mask(errorText(err))}\n`);
       return 1;
     }
     process.stderr.write(`backup-all: unexpected error: ${mask((err as Error).stack ?? String(err))}\n`);

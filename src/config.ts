@@ -7,7 +7,7 @@ import { ENGINES, perEngine, type EngineKey } from './engines/index.js';
 import { compressionChoices, engineEnvNames } from './engines/settings.js';
 import { DbUrlError, parseDbUrl } from './engines/url.js';
 import { postgres } from './engines/postgres.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, errorText } from './errors.js';
 import { parseDuration } from './util/duration.js';
 import { parseWatchSetting, WATCH_DEFAULTS, type WatchSettings } from './watch/settings.js';
 
@@ -74,7 +74,7 @@ const parsedWith = <T>(parse: (value: string) => T, base = z.string()) =>
     try {
       return parse(v);
     } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: errorText(err) });
       return z.NEVER;
     }
   });
@@ -446,7 +446,7 @@ export function readEnvFile(path: string): Record<string, string> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read env file ${path}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read env file ${path}: ${errorText(err)}`);
   }
   return parseEnvFile(text, `env file ${path}`);
 }

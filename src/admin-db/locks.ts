@@ -3,7 +3,7 @@
 // backed up twice at once). Session locks, on one dedicated connection: they vanish if the process dies.
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { CannotStartError } from '../errors.js';
+import { CannotStartError, errorText } from '../errors.js';
 
 const RUN_NAMESPACE = 'mydb-backup:run';
 const CONTAINER_NAMESPACE = 'mydb-backup:container';
@@ -48,7 +48,7 @@ export class AdminLocks {
     try {
       await client.connect();
     } catch (err) {
-      throw new CannotStartError(`cannot reach the admin database: ${mask((err as Error).message)}`);
+      throw new CannotStartError(`cannot reach the admin database: ${mask(errorText(err))}`);
     }
     return new AdminLocks(client);
   }

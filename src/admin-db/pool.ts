@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { CannotStartError } from '../errors.js';
+import { CannotStartError, errorText } from '../errors.js';
 
 export type AdminDb = pg.Pool;
 
@@ -18,7 +18,7 @@ export async function connectAdminDb(url: string, mask: (s: string) => string): 
     client.release();
   } catch (err) {
     await pool.end().catch(() => {});
-    throw new CannotStartError(`cannot reach the admin database: ${mask((err as Error).message)}`);
+    throw new CannotStartError(`cannot reach the admin database: ${mask(errorText(err))}`);
   }
   return pool;
 }

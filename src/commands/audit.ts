@@ -18,7 +18,7 @@ import {
 } from '../audit/evaluate.js';
 import { renderPrometheus } from '../audit/prometheus.js';
 import type { Config } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorText } from '../errors.js';
 import type { Masker } from '../util/mask.js';
 
 export interface AuditCommandOptions {
@@ -59,7 +59,7 @@ export async function runAudit(config: Config, opts: AuditCommandOptions, print:
     try {
       await writeFileAtomic(opts.prom, renderPrometheus({ results, now, sizes: figures.sizes, rows: figures.rows }));
     } catch (err) {
-      throw new ConfigError(`--prom ${opts.prom}: cannot write the file: ${(err as Error).message}`);
+      throw new ConfigError(`--prom ${opts.prom}: cannot write the file: ${errorText(err)}`);
     }
   }
   return auditExitCode(results);

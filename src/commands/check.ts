@@ -18,6 +18,7 @@ import { choicesWithoutZstd, engineEnvNames } from '../engines/settings.js';
 import { verifyServer } from '../restore/target.js';
 import { targetServer } from '../restore/target-servers.js';
 import { checkBucket } from './check-bucket.js';
+import { errorText } from '../errors.js';
 
 type Print = (line: string) => void;
 
@@ -88,7 +89,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       await db.end();
     }
   } catch (err) {
-    fail(`admin database (SQLALCHEMY_ADMIN_URI): ${(err as Error).message}`);
+    fail(`admin database (SQLALCHEMY_ADMIN_URI): ${errorText(err)}`);
   }
 
   const client = createS3Client(config.s3);
@@ -108,7 +109,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       await transport.verify();
       ok(`SMTP ${config.smtp.host}:${config.smtp.port} accepts mail for ${config.smtp.to.join(', ')}`);
     } catch (err) {
-      fail(`SMTP ${config.smtp.host}:${config.smtp.port}: ${(err as Error).message}`);
+      fail(`SMTP ${config.smtp.host}:${config.smtp.port}: ${errorText(err)}`);
     } finally {
       transport.close();
     }
@@ -123,7 +124,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       await targetServer(engine, server.conn, { maintenanceDb: server.maintenanceDb, mask })?.ping();
       ok(`verification server ${server.label} reached`);
     } catch (err) {
-      fail(`verification server ${server.label} (${engineEnvNames(engine).verifyUrl}): ${(err as Error).message}`);
+      fail(`verification server ${server.label} (${engineEnvNames(engine).verifyUrl}): ${errorText(err)}`);
     }
   }
 

@@ -42,6 +42,7 @@
 // are buffered; documents are hashed as they stream past, so memory stays at one header document plus a few bytes.
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { errorText } from '../errors.js';
 
 /** The archive is not a complete, valid mongodump archive; the message says what and where (offsets in the plain archive). */
 export class ArchiveCorrupt extends Error {
@@ -238,7 +239,7 @@ class PlainArchive {
     try {
       this.consume(chunk);
     } catch (err) {
-      this.failure = err instanceof ArchiveCorrupt ? err : new ArchiveCorrupt(`archive check failed: ${(err as Error).message}`);
+      this.failure = err instanceof ArchiveCorrupt ? err : new ArchiveCorrupt(`archive check failed: ${errorText(err)}`);
       throw this.failure;
     }
   }
@@ -397,7 +398,7 @@ class PlainArchive {
     try {
       fields = readFields(doc);
     } catch (err) {
-      throw this.corrupt(`${what} at offset ${at} is not a valid BSON document: ${(err as Error).message}`);
+      throw this.corrupt(`${what} at offset ${at} is not a valid BSON document: ${errorText(err)}`);
     }
     const str = (name: string, required: boolean): string => {
       const v = fields.get(name);
@@ -484,7 +485,7 @@ function metadataProblem(metadata: string): string | undefined {
   try {
     value = JSON.parse(asGoReadsIt);
   } catch (err) {
-    return `not valid JSON (${(err as Error).message})`;
+    return `not valid JSON (${errorText(err)})`;
   }
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'JSON but not an object';
 }

@@ -2,6 +2,7 @@
 // stream (an unexpected format) stops counting and says why; the backup itself goes on.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { RowCounts } from './types.js';
+import { errorText } from '../errors.js';
 
 export interface StreamRowCounter {
   push(chunk: Buffer): void;
@@ -54,7 +55,7 @@ export class CountingTap extends Transform {
     try {
       return { counts: await this.counter.end() };
     } catch (err) {
-      return { error: (err as Error).message };
+      return { error: errorText(err) };
     }
   }
 }

@@ -1,6 +1,7 @@
 // What the engines' restore plans and verifications share: asking the injected server for what only some servers
 // have, and undoing what a failed restore created.
 import type { TargetServer } from './types.js';
+import { errorText } from '../errors.js';
 
 type Optional = 'databaseState' | 'createDatabase' | 'userDatabases' | 'databases' | 'roles' | 'dropRole';
 
@@ -19,7 +20,7 @@ export async function dropCreated(what: 'database' | 'role', names: Iterable<str
       await drop(name);
       done.push(`dropped ${what} ${name}, which this restore had created`);
     } catch (err) {
-      done.push(`could not drop ${what} ${name}, which this restore had created: ${(err as Error).message}`);
+      done.push(`could not drop ${what} ${name}, which this restore had created: ${errorText(err)}`);
     }
   }
   return done;

@@ -7,6 +7,7 @@ import type { RunSummary } from '../run/summary.js';
 import type { Masker } from '../util/mask.js';
 import { sendMail } from './email.js';
 import { buildCouldNotStartMail, buildSummaryMail, type MailContent } from './summary-mail.js';
+import { errorText } from '../errors.js';
 
 type Io = { log: Logger; mask: Masker };
 
@@ -31,7 +32,7 @@ async function deliver(config: Config, mail: MailContent, io: Io): Promise<strin
     io.log.info({ to: config.smtp.to, subject: mail.subject }, 'mail sent');
     return undefined;
   } catch (err) {
-    const message = io.mask((err as Error).message);
+    const message = io.mask(errorText(err));
     io.log.error({ err: message }, 'could not send the summary mail');
     return `summary mail not sent: ${message}`;
   }

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { exitCodeOf, type RunSummary } from '../run/summary.js';
 import { makeMasker } from '../util/mask.js';
 import { buildSummaryMail } from './summary-mail.js';
+import { errorText } from '../errors.js';
 
 const TIMEOUT_MS = 10_000;
 const RETRY_PAUSE_MS = 1000;
@@ -30,7 +31,7 @@ async function ping(url: string, body: string | undefined, log: Logger, what: st
       log.warn({ ping: what, status: response.status, attempt }, 'ping refused');
     } catch (err) {
       // The URL is a secret (anyone holding it can report runs): the logger masks it.
-      log.warn({ ping: what, attempt, err: (err as Error).message }, 'ping failed');
+      log.warn({ ping: what, attempt, err: errorText(err) }, 'ping failed');
     }
   }
   return false;

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { BackupRow } from '../admin-db/queries.js';
 import type { Config } from '../config.js';
 import type { DumpStep } from '../engines/index.js';
-import { BackupFailed, FailureWithStderr } from '../errors.js';
+import { BackupFailed, errorText, FailureWithStderr } from '../errors.js';
 import type { BackupType } from '../run/plan.js';
 import { backupFolder, MANIFEST_NAME, newFolderId, ownerSegment, s3Url, type BackupOwner } from '../storage/layout.js';
 import { folderIsEmpty } from '../storage/listing.js';
@@ -77,7 +77,7 @@ export interface BackupResult {
 const ERR_MSG_MAX = 2000;
 
 export function errMsgOf(err: unknown, mask: Masker): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   const tail = err instanceof FailureWithStderr && err.stderrTail && !message.includes(err.stderrTail) ? `\n${err.stderrTail}` : '';
   return mask(`ERROR: ${message}${tail}`).slice(0, ERR_MSG_MAX);
 }

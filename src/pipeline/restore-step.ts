@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { LineFilter, RestoreStep } from '../engines/types.js';
-import { CommandFailed, RestoreFailed } from '../errors.js';
+import { CommandFailed, errorText, RestoreFailed } from '../errors.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
@@ -263,7 +263,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
 function toRestoreFailed(err: unknown, prefix: string): RestoreFailed {
   if (err instanceof RestoreFailed) return err;
   if (err instanceof CommandFailed) return new RestoreFailed(`${prefix}${err.message}`, err.stderrTail);
-  return new RestoreFailed(`${prefix}${(err as Error).message ?? String(err)}`);
+  return new RestoreFailed(`${prefix}${errorText(err)}`);
 }
 
 /** The first failure, said the way an operator can act on it; the reader's stderr is kept for the log. */
@@ -278,7 +278,7 @@ function describeFailure(
   // A failed zstd breaks its pipes too: its own exit status and stderr say more than EPIPE does.
   const decompressorError = decompressorResult.status === 'rejected' ? (decompressorResult.reason as Error) : undefined;
   const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
-  const message = mask(cause instanceof Error ? cause.message : String(cause));
+  const message = mask(errorText(cause));
   const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
   const tail = readerError instanceof CommandFailed ? readerError.stderrTail : '';
   switch (failure.stage) {

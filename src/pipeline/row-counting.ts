@@ -6,7 +6,7 @@ import { startSnapshotCounter } from '../counts/postgres.js';
 import { CountingTap } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { Command, RowCounting } from '../engines/types.js';
-import { BackupFailed } from '../errors.js';
+import { BackupFailed, errorText } from '../errors.js';
 
 export type RowCountResult = { counts: RowCounts } | { error: string };
 
@@ -31,7 +31,7 @@ export async function startRowCounting(counting: RowCounting | undefined, comman
   if (counting.kind === 'snapshot') {
     const snapshotCounter = await startSnapshotCounter(counting.conn, counting.database).catch((err: unknown) => err as Error);
     if (snapshotCounter instanceof Error) {
-      const error = `could not export a snapshot to count rows in: ${snapshotCounter.message}`;
+      const error = `could not export a snapshot to count rows in: ${errorText(snapshotCounter)}`;
       log.warn({ database: counting.database, err: error }, 'rows not counted');
       return { command, ...NOTHING, result: async () => ({ error }) };
     }
@@ -42,7 +42,7 @@ export async function startRowCounting(counting: RowCounting | undefined, comman
         try {
           return { counts: { [counting.database]: await snapshotCounter.counts } };
         } catch (err) {
-          const error = `counting rows failed: ${(err as Error).message}`;
+          const error = `counting rows failed: ${errorText(err)}`;
           log.warn({ database: counting.database, err: error }, 'rows not counted');
           return { error };
         } finally {

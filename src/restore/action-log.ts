@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { connectAdminDb, type AdminDb } from '../admin-db/pool.js';
 import { insertActionLog, type ActionLogRow } from '../admin-db/restore-queries.js';
 import type { Config } from '../config.js';
-import { CannotStartError } from '../errors.js';
+import { CannotStartError, errorText } from '../errors.js';
 import type { Masker } from '../util/mask.js';
 
 /** Connects, or (when not required) logs why it cannot and returns undefined. */
@@ -29,7 +29,7 @@ export async function recordAction(db: AdminDb | undefined, row: ActionLogRow, i
     await insertActionLog(db, masked);
     return true;
   } catch (err) {
-    io.log.error({ unrecordedActionLogRow: masked, err: io.mask((err as Error).message) }, 'could not write an action_log row');
+    io.log.error({ unrecordedActionLogRow: masked, err: io.mask(errorText(err)) }, 'could not write an action_log row');
     return false;
   }
 }

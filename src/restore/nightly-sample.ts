@@ -14,6 +14,7 @@ import type { Masker } from '../util/mask.js';
 import { optionalAdminDb } from './action-log.js';
 import { resolvedOwner, type BackupSource } from './source.js';
 import { archivedLine, canVerifyEngine, outcomeLine, rotate, shellWord, verifyAndRecord, type VerifyOutcome } from './test-restore.js';
+import { errorText } from '../errors.js';
 /** A backup just made, as a restore source (its objects are the ones the run uploaded). */
 function sourceOfResult(r: BackupResult, engine: Engine): BackupSource | undefined {
   if (r.objects.length === 0) return undefined;
@@ -79,8 +80,8 @@ export async function verifySample(
     const skipped = archived.length ? `, ${archived.length} skipped: archived` : '';
     return [`${header}: ${outcomes.length - failed} of ${outcomes.length} OK${failed ? `, ${failed} FAILED` : ''}${skipped}`, ...outcomes.map((o) => `  ${outcomeLine(o)}`), ...archived];
   } catch (err) {
-    io.log.error({ err: io.mask((err as Error).message) }, 'the nightly test restores failed');
-    return [`${header}: could not run: ${io.mask((err as Error).message)}`];
+    io.log.error({ err: io.mask(errorText(err)) }, 'the nightly test restores failed');
+    return [`${header}: could not run: ${io.mask(errorText(err))}`];
   } finally {
     client.destroy();
     if (ownDb) await db?.end().catch(() => {});
@@ -98,7 +99,7 @@ async function archivedNow(client: ReturnType<typeof createS3Client>, bucket: st
     const access = await backupAccess(client, bucket, listed);
     return access.readable ? undefined : access.archiveClass;
   } catch (err) {
-    log.warn({ folder: folder.folder, err: (err as Error).message }, 'could not tell whether the backup is archived');
+    log.warn({ folder: folder.folder, err: errorText(err) }, 'could not tell whether the backup is archived');
     return undefined;
   }
 }

@@ -7,7 +7,7 @@ import type { AdminDb } from '../admin-db/pool.js';
 import type { Config } from '../config.js';
 import { engineOfObjects, findEngine, type Engine } from '../engines/index.js';
 import { databaseOfObject, isDatabaseDump, postgres } from '../engines/postgres.js';
-import { BackupArchived, ConfigError, RestoreFailed } from '../errors.js';
+import { BackupArchived, ConfigError, errorText, RestoreFailed } from '../errors.js';
 import { backupAccess } from '../storage/archive.js';
 import { describeS3Error } from '../storage/s3-errors.js';
 import {
@@ -104,7 +104,7 @@ export async function loadManifest(
   if (!folder.manifest) return undefined;
   const where = s3Url(bucket, folder.folder);
   const manifest = await readManifest(client, bucket, folder.folder, signal).catch((err: unknown) => {
-    throw new RestoreFailed(`backup ${where} of '${owner.name}': ${(err as Error).message}`);
+    throw new RestoreFailed(`backup ${where} of '${owner.name}': ${errorText(err)}`);
   });
   if (!manifest) return undefined;
   const other = ownerMismatch(manifest, owner);

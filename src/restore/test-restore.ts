@@ -17,6 +17,7 @@ import { targetServer } from './target-servers.js';
 import { recordAction } from './action-log.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
+import { errorText } from '../errors.js';
 
 export type VerifyStatus = 'ok' | 'failed' | 'skipped';
 
@@ -86,13 +87,13 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
       streamInto: async (step) => (await streamObjectToCommand(step, objectRef(read, step.objectName), ctx)).bytes,
       readThrough: (objectName, reading, counter) => readObjectThrough(reading, objectRef(read, objectName), ctx, counter),
       scratch: scratchBase(),
-      notDropped: (database, err) => ctx.log.error({ database, err: ctx.mask((err as Error).message) }, 'could not drop a scratch database'),
+      notDropped: (database, err) => ctx.log.error({ database, err: ctx.mask(errorText(err)) }, 'could not drop a scratch database'),
     };
     const backup = { objectNames: read.folder.objects.map((o) => o.name), databaseOf: (o: string) => databaseOf(read, o), backup: `backup ${backupLabel(read)}` };
     const target = server && targetServer(engine, server.conn, { maintenanceDb: server.maintenanceDb, mask: ctx.mask });
     bytes = await engine.verification.run(backup, target, io, stats);
   } catch (err) {
-    return outcome('failed', ctx.mask((err as Error).message), stats, bytes);
+    return outcome('failed', ctx.mask(errorText(err)), stats, bytes);
   }
   const { unit: what, ignoreDatabases = [], note } = engine.verification;
   const tables = stats.reduce((n, s) => n + s.tables.length, 0);

@@ -5,6 +5,7 @@ import type { AdminLocks } from '../admin-db/locks.js';
 import type { RowOwner } from '../admin-db/queries.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/format.js';
+import { errorText } from '../errors.js';
 
 /** How a claim attempt ended. */
 export type Claim =
@@ -32,7 +33,7 @@ export class Claims {
       const holder = await this.locks.claimHolder(claimKey(owner)).catch(() => undefined);
       return { kind: 'held', holder: holder?.application ?? 'another process' };
     } catch (err) {
-      return { kind: 'unreachable', why: this.io.mask((err as Error).message) };
+      return { kind: 'unreachable', why: this.io.mask(errorText(err)) };
     }
   }
 

@@ -4,6 +4,7 @@ import type { BackupJob } from '../pipeline/backup-job.js';
 import { renderCommand } from '../pipeline/command.js';
 import { backupFolder, newFolderId, ownerSegment } from '../storage/layout.js';
 import type { RunSummary } from './summary.js';
+import { errorText } from '../errors.js';
 
 export async function printPlan(jobs: BackupJob[], skipped: RunSummary['skipped'], config: Config, io: { print: (line: string) => void; mask: (text: string) => string }): Promise<void> {
   const now = new Date();
@@ -19,7 +20,7 @@ export async function printPlan(jobs: BackupJob[], skipped: RunSummary['skipped'
         io.print(`    → s3://${config.s3.bucket}/${folder}${step.objectName} (SSE ${config.s3.sse.mode}${step.compression !== 'none' ? `, ${step.compression}` : ''})`);
       }
     } catch (err) {
-      io.print(`  would fail: ${io.mask((err as Error).message)}`);
+      io.print(`  would fail: ${io.mask(errorText(err))}`);
     }
   }
   for (const s of skipped) io.print(`skipped ${s.name}: ${s.reason}`);

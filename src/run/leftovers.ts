@@ -16,6 +16,7 @@ import { missingFromFolder, readManifest } from '../storage/manifest.js';
 import { deleteObjects } from '../storage/s3.js';
 import { CleanupFailed, describeLeftBehind, leftBehindOf, type LeftBehind } from '../storage/s3-errors.js';
 import type { Masker } from '../util/mask.js';
+import { errorText } from '../errors.js';
 
 /** A backup whose process died: its start row got an end row from a later run. */
 export interface AbandonedBackup {
@@ -101,7 +102,7 @@ export async function closeAbandoned(ctx: LeftoversContext, owner: RowOwner): Pr
   try {
     open = await openStarts(ctx.db, owner, new Date(Date.now() - LOOKBACK_MS));
   } catch (err) {
-    ctx.log.warn({ container: owner.name, err: ctx.mask((err as Error).message) }, 'cannot look for abandoned backups');
+    ctx.log.warn({ container: owner.name, err: ctx.mask(errorText(err)) }, 'cannot look for abandoned backups');
     return out;
   }
   for (const o of open) {
@@ -156,7 +157,7 @@ export async function sweepLeftovers(ctx: LeftoversContext): Promise<Leftovers> 
   try {
     owners = await ownersWithLeftovers(ctx.db, new Date(Date.now() - LOOKBACK_MS));
   } catch (err) {
-    out.notes.push(`cannot read the backups log for leftovers: ${ctx.mask((err as Error).message)}`);
+    out.notes.push(`cannot read the backups log for leftovers: ${ctx.mask(errorText(err))}`);
   }
   let uploads: OpenUpload[] = [];
   try {
@@ -164,7 +165,7 @@ export async function sweepLeftovers(ctx: LeftoversContext): Promise<Leftovers> 
   } catch (err) {
     out.notes.push(
       `cannot list incomplete multipart uploads under ${s3Url(bucket, prefix ? `${prefix}/` : '')} (s3:ListBucketMultipartUploads): ` +
-        `the lifecycle rule's AbortIncompleteMultipartUpload is what removes them (${ctx.mask((err as Error).message)})`,
+        `the lifecycle rule's AbortIncompleteMultipartUpload is what removes them (${ctx.mask(errorText(err))})`,
     );
   }
   const key = (o: { cId: number | null }) => String(o.cId ?? 'admin');

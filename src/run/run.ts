@@ -7,7 +7,7 @@ import { AdminLocks } from '../admin-db/locks.js';
 import { connectAdminDb, type AdminDb } from '../admin-db/pool.js';
 import { activeContainers, endedInRun, insertBackupRow, lastEndedSince, uniqueBackupId, type BackupRow } from '../admin-db/queries.js';
 import type { Config } from '../config.js';
-import { CannotStartError, ConfigError } from '../errors.js';
+import { CannotStartError, ConfigError, errorText } from '../errors.js';
 import { mailCouldNotStart, mailSummary } from '../notify/deliver.js';
 import { pingFinish, pingStart } from '../notify/ping.js';
 import { runBackupJob, type BackupDeps, type BackupJob, type BackupResult } from '../pipeline/backup-job.js';
@@ -248,8 +248,8 @@ export function rowRecorder(db: AdminDb, io: Pick<RunIo, 'log' | 'mask'>, proble
     try {
       await insertBackupRow(db, row);
     } catch (err) {
-      io.log.error({ unrecordedBackupsRow: row, err: io.mask((err as Error).message) }, 'could not write a backups row');
-      problems.push(`backups row not written (${row.name} ${row.backupId} ${row.state}): ${io.mask((err as Error).message)}`);
+      io.log.error({ unrecordedBackupsRow: row, err: io.mask(errorText(err)) }, 'could not write a backups row');
+      problems.push(`backups row not written (${row.name} ${row.backupId} ${row.state}): ${io.mask(errorText(err))}`);
     }
   };
 }

@@ -9,6 +9,7 @@ import type { RowCounts } from '../counts/types.js';
 import type { BackupFolder } from './listing.js';
 import { MANIFEST_NAME } from './layout.js';
 import { noOverwrite, sseMismatch, sseRequest, type S3Settings } from './s3.js';
+import { errorText } from '../errors.js';
 
 const FORMAT_1 = 'mydb-backup manifest 1';
 const FORMAT = 'mydb-backup manifest 2';
@@ -101,7 +102,7 @@ export async function readManifest(client: S3Client, bucket: string, folder: str
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`the manifest s3://${bucket}/${key} is not JSON: ${(err as Error).message}`);
+    throw new Error(`the manifest s3://${bucket}/${key} is not JSON: ${errorText(err)}`);
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {

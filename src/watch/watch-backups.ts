@@ -17,6 +17,7 @@ import type { Masker } from '../util/mask.js';
 import { compareWithHistory, describeChange, whyNotCompared, type Change } from './compare.js';
 import { SUSPICIOUS_ACTION, suspiciousDescription } from './flags.js';
 import { labelsOf, watchOverrides, type WatchSettings } from './settings.js';
+import { errorText } from '../errors.js';
 
 /** How many good backups the trend shows. */
 export const TREND_LENGTH = 14;
@@ -87,7 +88,7 @@ async function containerSettings(
     try {
       data = await containerData(io.db, ids);
     } catch (err) {
-      unread = `could not read Info.labels (${io.mask((err as Error).message)}): the global BACKUP_WATCH_* settings apply`;
+      unread = `could not read Info.labels (${io.mask(errorText(err))}): the global BACKUP_WATCH_* settings apply`;
     }
   } else if (ids.length) unread = 'admin database unreachable: the global BACKUP_WATCH_* settings apply';
   return (r) => {
