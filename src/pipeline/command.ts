@@ -102,17 +102,17 @@ class FifoStock {
   private made = 0;
   private refilling: Promise<void> | undefined;
 
-  async take(count: number): Promise<string[]> {
+  async take(): Promise<string> {
     // A long run's directory may have been cleaned away under it (tmp cleaners): start a new one.
     if (this.dir && !this.refilling && !existsSync(this.dir)) {
       this.dir = undefined;
       this.free = [];
     }
-    while (this.free.length < count) {
+    while (this.free.length === 0) {
       this.refilling ??= this.refill().finally(() => (this.refilling = undefined));
       await this.refilling;
     }
-    return this.free.splice(0, count);
+    return this.free.shift()!;
   }
 
   private async refill(): Promise<void> {
@@ -167,8 +167,8 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
       await writeFile(path, command.configFile.content, { mode: 0o600 });
       argv = argvWithConfigFile(command, path);
     }
-    if (opts.stdin === 'fifo') inPipe = openFifoBetweenChildren((await fifos.take(1))[0]!);
-    if (opts.stdout === 'reader') fifo = openFifoReader((await fifos.take(1))[0]!);
+    if (opts.stdin === 'fifo') inPipe = openFifoBetweenChildren(await fifos.take());
+    if (opts.stdout === 'reader') fifo = openFifoReader(await fifos.take());
   } catch (err) {
     if (inPipe) for (const fd of [inPipe.readFd, inPipe.writeFd]) closeSync(fd);
     await removeTempDir();
