@@ -35,12 +35,7 @@ beforeAll(async () => {
     startPostgres({ baseDir: dir, name: 'pg-unicode', adminPassword: RIG_PASSWORDS.pg }),
     startPostgres({ baseDir: dir, name: 'pg-dst', adminPassword: RIG_PASSWORDS.pg }),
   ]);
-  await withPgClient(unicodeServer.url('postgres'), async (c) => {
-    for (const db of ['cafe', 'café', 'Ünïcode db']) await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
-  });
-  for (const db of ['cafe', 'café']) {
-    await withPgClient(unicodeServer.url(db), (c) => c.query('CREATE TABLE whoami (db text); INSERT INTO whoami SELECT current_database()'));
-  }
+  await createDatabases(unicodeServer, ['cafe', 'café', 'Ünïcode db'], ['cafe', 'café']);
   await withPgClient(unicodeServer.url('Ünïcode db'), (c) => c.query('CREATE TABLE "tâble" (id int); INSERT INTO "tâble" SELECT generate_series(1, 1000)'));
   sink = await startSmtp();
 }, 120_000);
@@ -66,6 +61,15 @@ const listJson = async (env: Record<string, string>, args: string[]) => {
 const objectsOf = (doc: Awaited<ReturnType<typeof listJson>>) => doc.backups.map((b) => b.objects.map((o) => o.name).sort());
 const PG_A = ['blog.dump.zst', 'globals.sql', 'shop.dump.zst'];
 const PG_B = ['globals.sql', 'inventory.dump.zst'];
+/** Creates `dbs` on `server`; in each of `named`, a table holding the name of the database it was made in (whoami). */
+async function createDatabases(server: PgServer, dbs: string[], named: string[] = dbs): Promise<void> {
+  await withPgClient(server.url('postgres'), async (c) => {
+    for (const db of dbs) await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
+  });
+  for (const db of named) {
+    await withPgClient(server.url(db), (c) => c.query('CREATE TABLE whoami (db text); INSERT INTO whoami SELECT current_database()'));
+  }
+}
 const whoami = async (server: PgServer, db: string) => (await server.query<{ db: string }>(db, 'SELECT db FROM whoami'))[0]?.db;
 
 describe('names that cleaned to one folder, all backed up in the same instant', () => {
@@ -303,12 +307,7 @@ describe('database names holding a tab or a line break', () => {
   let odd: PgServer;
   beforeAll(async () => {
     odd = await startPostgres({ baseDir: dir, name: 'pg-odd', adminPassword: RIG_PASSWORDS.pg });
-    await withPgClient(odd.url('postgres'), async (c) => {
-      for (const db of ODD) await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
-    });
-    for (const db of ODD) {
-      await withPgClient(odd.url(db), (c) => c.query('CREATE TABLE whoami (db text); INSERT INTO whoami SELECT current_database()'));
-    }
+    await createDatabases(odd, ODD);
   }, 60_000);
   afterAll(async () => {
     await odd?.stop();
