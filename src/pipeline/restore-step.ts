@@ -205,9 +205,9 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
   decompressor.stream.on('error', failAt('decompress'));
   filter?.on('error', failAt('filter'));
   gate.on('error', failAt('check'));
-  sink.stream.on('error', failAt('reader'));
-  // A command that exits before Node writes to it gets its stdin closed with no EPIPE: the pipeline then breaks the
-  // other stages with "Premature close", and the command, not they, must be named.
+  // The reader's error, or its stdin closed early: a command that exits before Node writes to it gets its stdin closed
+  // with no EPIPE; the pipeline then breaks the other stages with "Premature close", and the command, not they, must
+  // be named.
   finished(sink.stream, (err) => {
     if (err) failAt('reader')(err);
   });
