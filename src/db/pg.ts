@@ -26,8 +26,8 @@ export async function connectPg(conn: ServerConnection, database: string, applic
   return client;
 }
 
-export async function withPg<T>(conn: ServerConnection, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connectPg(conn, database, 'mydb-backup restore');
+export async function withPg<T>(conn: ServerConnection, database: string, fn: (c: pg.Client) => Promise<T>, applicationName = 'mydb-backup restore'): Promise<T> {
+  const client = await connectPg(conn, database, applicationName);
   try {
     return await fn(client);
   } finally {

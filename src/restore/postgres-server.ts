@@ -3,7 +3,7 @@
 // the databases to dump. Short-lived pg connections.
 import { countPgTables, USER_TABLES } from '../counts/postgres.js';
 import type { QueryConfig } from 'pg';
-import { connectPg, withPg } from '../db/pg.js';
+import { withPg } from '../db/pg.js';
 import type { DatabaseStats, ServerConnection, ServerDatabase, TableCount, TargetServer } from '../engines/types.js';
 
 /** A PostgreSQL target as engines see it; questions about the server go through `maintenanceDb`. */
@@ -38,18 +38,21 @@ const LISTING_TIMEOUT_MS = 120_000;
  * by their exact names (any character a name can hold), with their sizes (to plan the upload's part size).
  */
 export async function pgDatabases(conn: ServerConnection, maintenanceDb = 'postgres'): Promise<ServerDatabase[]> {
-  const client = await connectPg(conn, maintenanceDb);
-  try {
-    const { rows } = await client.query<{ name: string; size: string }>({
-      text: `SELECT datname AS name, pg_database_size(oid)::text AS size FROM pg_database
-        WHERE datallowconn AND NOT datistemplate AND datname <> $1 ORDER BY datname`,
-      values: [maintenanceDb],
-      query_timeout: LISTING_TIMEOUT_MS,
-    } as QueryConfig<string[]> & { query_timeout: number }); // pg reads it per query; its types only know the client's
-    return rows.map((r) => ({ name: r.name, size: Number(r.size) }));
-  } finally {
-    await client.end().catch(() => {});
-  }
+  // Named as the backup, not as a restore, in pg_stat_activity.
+  return withPg(
+    conn,
+    maintenanceDb,
+    async (client) => {
+      const { rows } = await client.query<{ name: string; size: string }>({
+        text: `SELECT datname AS name, pg_database_size(oid)::text AS size FROM pg_database
+          WHERE datallowconn AND NOT datistemplate AND datname <> $1 ORDER BY datname`,
+        values: [maintenanceDb],
+        query_timeout: LISTING_TIMEOUT_MS,
+      } as QueryConfig<string[]> & { query_timeout: number }); // pg reads it per query; its types only know the client's
+      return rows.map((r) => ({ name: r.name, size: Number(r.size) }));
+    },
+    'mydb-backup',
+  );
 }
 
 export async function pgRoles(conn: ServerConnection, maintenanceDb = 'postgres'): Promise<string[]> {
