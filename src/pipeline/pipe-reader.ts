@@ -57,7 +57,7 @@ export class PipeReader implements ByteSource {
   /** The read after a rest tells whether the writer filled the pipe meanwhile. */
   private afterRest = false;
   private noRestUntil = 0;
-  /** How many times reading rested (tests and the benchmark read it). */
+  /** How many times reading rested (the tests read it). */
   rests = 0;
   private ended = false;
   private error: Error | undefined;
