@@ -23,6 +23,14 @@ export abstract class FailureWithStderr extends Error {
 /** A child process (a dump, a restore tool, zstd, a client query) could not start, was stopped, or exited non-zero. */
 export class CommandFailed extends FailureWithStderr {
   override name = 'CommandFailed';
+  constructor(
+    message: string,
+    stderrTail = '',
+    /** The signal that ended it, when not sent by us: SIGPIPE says whatever read its output went away first. */
+    readonly signal?: NodeJS.Signals,
+  ) {
+    super(message, stderrTail);
+  }
 }
 
 /** One backup failed; the message is what goes (masked) into backups.err_msg after 'ERROR: '. */

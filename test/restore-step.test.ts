@@ -203,3 +203,74 @@ describe('streamObjectToCommand', () => {
     expect(err!.message).toMatch(/its end lacks '-- PostgreSQL database cluster dump complete'/);
   });
 });
+
+/**
+ * With the object's SHA-256 known (every backup with a manifest), zstd -d writes straight into the command and node
+ * passes on only the compressed bytes. The same guarantees: the command never reads an end that is not the whole
+ * object's, and a failure names what failed.
+ */
+describe('streamObjectToCommand, zstd -d straight into the command', () => {
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  /** A stand-in that writes its input to $OUT, then END once its input ended (a killed one never does). */
+  const noting = (out: string) => sink(out, 'cat > "$OUT" && echo END >> "$OUT"');
+
+  it('the command reads exactly the original bytes, written into its stdin by zstd, not by node', async () => {
+    const body = zstd(BIG);
+    await put('direct/ok.dump.zst', body);
+    const out = join(dir, 'direct-ok');
+    // Once its first byte is in, the stand-in names the programs holding its stdin's write end (Linux: the pipe's
+    // inode in /proc/*/fd), then reads the rest.
+    const who = join(dir, 'direct-writers');
+    const script =
+      'dd bs=1 count=1 of="$OUT" 2>/dev/null; pipe=$(readlink /proc/$$/fd/0); for fd in /proc/[0-9]*/fd/*; do ' +
+      '[ "$(readlink "$fd" 2>/dev/null)" = "$pipe" ] && cat "${fd%/fd/*}/comm"; done > "$WHO" 2>/dev/null; cat >> "$OUT"';
+    const command: Command = { argv: ['sh', '-c', script], env: { OUT: out, WHO: who } };
+    const result = await streamObjectToCommand(step('ok.dump.zst', command), { key: 'direct/ok.dump.zst', sha256: sha256(body) }, ctx());
+    expect(result.bytes).toBe(body.length);
+    expect((await readFile(out)).equals(BIG)).toBe(true);
+    expect((await readFile(who, 'utf8')).split('\n')).toContain('zstd');
+  });
+
+  // A backup whose object was bad when it was made (its SHA-256 is of the bad bytes): only zstd can tell.
+  it.each([
+    // zstd writes all it can and fails only at the frame's end: the command has everything but the end.
+    ['truncated zstd', 'cut.dump.zst', () => zstd(BIG).subarray(0, zstd(BIG).length - 3)],
+    ['garbage as zstd', 'junk.dump.zst', () => Buffer.from('not zstd'.repeat(1000))],
+    ['zstd damaged in its first block', 'bad.dump.zst', () => damaged(zstd(BIG), 2000)],
+  ])('%s: fails as corrupt, and the command is stopped before it reads an end', async (_label, name, make) => {
+    const body = make();
+    await put(`direct-bad/${name}`, body);
+    const out = join(dir, `direct-bad-${name}`);
+    const err = await failure(streamObjectToCommand(step(name, noting(out)), { key: `direct-bad/${name}`, sha256: sha256(body) }, ctx()));
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(new RegExp(`direct-bad/${name.replace(/\./g, '\\.')} is corrupt or truncated: .*zstd -d exited with code 1`));
+    expect((await readFile(out, 'utf8').catch(() => '')).endsWith('END\n')).toBe(false);
+  });
+
+  it("an object whose bytes differ from the manifest's SHA-256: the command never reads its end", async () => {
+    const body = zstd(BIG);
+    await put('direct-digest/x.dump.zst', body);
+    const wrong = sha256(Buffer.from('something else'));
+    const out = join(dir, 'direct-digest');
+    const err = await failure(streamObjectToCommand(step('x.dump.zst', noting(out)), { key: 'direct-digest/x.dump.zst', sha256: wrong }, ctx()));
+    expect(err!.message).toMatch(new RegExp(`direct-digest/x\\.dump\\.zst is corrupt or truncated: its SHA-256 is ${sha256(body)}, but the backup's manifest recorded ${wrong}`));
+    const written = await readFile(out).catch(() => Buffer.alloc(0));
+    expect(written.toString('utf8').endsWith('END\n')).toBe(false);
+    expect(written.length).toBeLessThan(BIG.length);
+  });
+
+  it.each([
+    // Few KiB that zstd makes 32 MiB of: zstd is left writing to a command that is gone.
+    ['while zstd writes', () => zstd(Buffer.alloc(32 * 1024 * 1024, 'INSERT INTO t VALUES (1);\n')), 'head -c 1000 >/dev/null; echo "ERROR: syntax" >&2; exit 1', /sh exited with code 1: ERROR: syntax/],
+    // A small object is held back whole by the gate: the command is gone before zstd is given anything.
+    ['before it is given anything', () => zstd(Buffer.from('INSERT INTO t VALUES (1);\n'.repeat(1000))), 'echo "FATAL: role x does not exist" >&2; exit 2', /sh exited with code 2: FATAL: role x does not exist/],
+    ['exiting 0 before the end', () => zstd(BIG), 'head -c 10 >/dev/null; exit 0', /sh stopped reading before the end of the object/],
+  ])('the command failing %s: its own exit code and stderr', async (label, make, script, message) => {
+    const body = make();
+    const key = `direct-early/${label.replace(/\W+/g, '-')}.dump.zst`;
+    await put(key, body);
+    const err = await failure(streamObjectToCommand(step('x.dump.zst', { argv: ['sh', '-c', script] }), { key, sha256: sha256(body) }, ctx()));
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(new RegExp(`^restoring s3://\\S+/${key.replace(/\./g, '\\.')}: ${message.source}`));
+  }, 30_000);
+});

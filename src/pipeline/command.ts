@@ -235,7 +235,7 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
       }
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
       const line = telltaleLine(stderrTail);
-      throw new CommandFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail);
+      throw new CommandFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail, result.signal);
     } finally {
       await removeTempDir();
     }

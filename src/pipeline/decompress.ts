@@ -3,8 +3,12 @@ import { PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Duplex } from 'node:stream';
 import type { Compression } from '../engines/compression.js';
+import type { Command } from '../engines/types.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand } from './command.js';
+
+/** The zstd program as restores run it: stdin to stdout. */
+export const ZSTD_DECOMPRESS_ARGV: Command['argv'] = ['zstd', '-d', '-q', '-c'];
 
 export interface Decompressor {
   stream: Duplex;
@@ -22,7 +26,7 @@ export async function createDecompressor(compression: Compression, mask: Masker)
     return { stream: createGunzip({ chunkSize: 256 * 1024 }), finished: Promise.resolve(), kill: () => {} };
   }
   if (compression === 'zstd') {
-    const zstd = await startCommand({ argv: ['zstd', '-d', '-q', '-c'] }, { mask, stdin: 'pipe', what: 'zstd -d' });
+    const zstd = await startCommand({ argv: ZSTD_DECOMPRESS_ARGV }, { mask, stdin: 'pipe', what: 'zstd -d' });
     if (!zstd.stdin) throw new Error('zstd has no stdin');
     return { stream: Duplex.from({ writable: zstd.stdin, readable: zstd.stdout }), finished: zstd.finished, kill: zstd.kill };
   }

@@ -1,5 +1,6 @@
 // One restore step, the counterpart of stream-step.ts: S3 GetObject → meter → decompress → (line filter) → gate →
-// the restore command's stdin. Nothing touches the disk. Success means the whole object was read (as many bytes as S3
+// the restore command's stdin; or, for a zstd object whose SHA-256 is known and that nothing in node reads,
+// S3 GetObject → meter → gate → zstd -d → the command's stdin (zstdStraightIntoCommand). Nothing touches the disk. Success means the whole object was read (as many bytes as S3
 // announced), the decompressor and the filter were satisfied, the completion marker (if any) was there, and the
 // command exited 0. Anything else stops the command — before it reads the end of its input whenever the problem is
 // known by then — and fails with a message naming the object and what went wrong.
@@ -10,12 +11,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
-import type { LineFilter, RestoreStep } from '../engines/types.js';
+import type { Command, LineFilter, RestoreStep } from '../engines/types.js';
 import { CommandFailed, errorText, RestoreFailed } from '../errors.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
-import { startCommand } from './command.js';
-import { createDecompressor } from './decompress.js';
+import { startCommand, type RunningCommand } from './command.js';
+import { createDecompressor, ZSTD_DECOMPRESS_ARGV } from './decompress.js';
 import { Meter } from './meter.js';
 import { describeS3Error } from '../storage/s3-errors.js';
 import { mibPerSecond } from './stream-step.js';
@@ -82,6 +83,10 @@ async function settledWithin(promise: Promise<unknown>, ms: number): Promise<voi
 /** Streams one object into the step's command and waits for the command's verdict. */
 export async function streamObjectToCommand(step: RestoreStep, ref: ObjectRef, ctx: RestoreStepContext): Promise<RestoreStepResult> {
   const what = step.command.argv[0];
+  if (zstdStraightIntoCommand(step, ref)) {
+    const url = s3Url(ctx.bucket, ref.key);
+    return streamObject({ compression: 'none' }, ref, ctx, () => openZstdIntoCommand(step.command, url, ctx.mask));
+  }
   return streamObject(step, ref, ctx, async () => {
     const running = await startCommand(step.command, { mask: ctx.mask, stdin: 'pipe', what });
     if (!running.stdin) throw new Error(`${what} has no stdin`);
@@ -89,6 +94,62 @@ export async function streamObjectToCommand(step: RestoreStep, ref: ObjectRef, c
     running.stdout.resume();
     return { stream: running.stdin, finished: running.finished, kill: running.kill, what };
   });
+}
+
+/**
+ * zstd -d may write straight into the command, node passing on only the compressed bytes (the decompressed ones cost
+ * it CPU the restore tool needs: BENCHMARKS.md, "Restores: zstd -d straight into pg_restore"), when nothing in node needs the decompressed bytes (no filter, no completion
+ * marker) and the object's SHA-256 is known: the gate then holds back the compressed tail until the whole object is
+ * proven to be the one backed up, so zstd cannot write the end of anything else. Without the SHA-256, zstd's own
+ * checksum would only be known after it had written everything.
+ */
+function zstdStraightIntoCommand(step: RestoreStep, ref: ObjectRef): boolean {
+  return step.compression === 'zstd' && !step.filter && !step.completionMarker && ref.sha256 !== undefined;
+}
+
+/**
+ * The command, its stdin a pipe that zstd -d writes into. Node keeps its own copy of the pipe's write end until zstd
+ * has exited 0: the command sees the end of its input only then. A zstd that fails (or is stopped) leaves the command
+ * waiting for more, to be stopped, never at an end it could take for a whole one.
+ */
+async function openZstdIntoCommand(command: Command, url: string, mask: Masker): Promise<Sink> {
+  const what = command.argv[0];
+  const reader = await startCommand(command, { mask, stdin: 'fifo', what });
+  reader.stdout.resume(); // as streamObjectToCommand: the tools print little, but must never block on it
+  const pipe = reader.stdinPipe;
+  if (!pipe) throw new Error(`${what} has no stdin pipe`);
+  void reader.finished.catch(() => {}).finally(pipe.close); // nobody needs the write end once the reader is gone
+  let zstd: RunningCommand<null>;
+  try {
+    zstd = await startCommand({ argv: ZSTD_DECOMPRESS_ARGV }, { mask, stdin: 'pipe', stdout: { fd: pipe.fd }, what: 'zstd -d' });
+  } catch (err) {
+    reader.kill('was stopped: zstd -d could not start');
+    throw err;
+  }
+  if (!zstd.stdin) throw new Error('zstd has no stdin');
+  const finished = (async () => {
+    try {
+      await zstd.finished;
+    } catch (err) {
+      if (err instanceof CommandFailed && err.signal === 'SIGPIPE') {
+        // The command closed its stdin first: its own exit says why, or that it stopped early.
+        await reader.finished;
+        throw new Error(`${what} stopped reading before the end of the object`);
+      }
+      reader.kill('was stopped because its input failed');
+      await reader.finished.catch(() => {});
+      const tail = err instanceof CommandFailed ? err.stderrTail : '';
+      throw new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${mask(errorText(err))})`, tail);
+    }
+    pipe.close();
+    await reader.finished;
+  })();
+  finished.catch(() => {}); // awaited by streamObject; not unhandled meanwhile
+  const kill = (reason: string) => {
+    reader.kill(reason); // first: it must not be the one left reading when zstd goes
+    zstd.kill(reason);
+  };
+  return { stream: zstd.stdin, finished, kill, what };
 }
 
 /**
