@@ -33,6 +33,11 @@ export class CommandFailed extends FailureWithStderr {
   }
 }
 
+/** A child process that never ran (its program missing, not executable): nothing it was given is to blame. */
+export class CommandNotStarted extends CommandFailed {
+  override name = 'CommandNotStarted';
+}
+
 /** One backup failed; the message is what goes (masked) into backups.err_msg after 'ERROR: '. */
 export class BackupFailed extends FailureWithStderr {
   override name = 'BackupFailed';

@@ -274,3 +274,26 @@ describe('streamObjectToCommand, zstd -d straight into the command', () => {
     expect(err!.message).toMatch(new RegExp(`^restoring s3://\\S+/${key.replace(/\./g, '\\.')}: ${message.source}`));
   }, 30_000);
 });
+
+describe('streamObjectToCommand without the zstd program', () => {
+  // Not a corrupt backup: an operator in an outage must be told to install zstd, not that the backup is bad.
+  it.each([
+    ['node decompressing', undefined],
+    ['zstd -d straight into the command', 'sha256'],
+  ])('%s: says zstd could not start, not that the object is corrupt; the command never reads an end', async (_label, withDigest) => {
+    const body = zstd(SQL);
+    await put('nozstd/x.dump.zst', body);
+    const out = join(dir, `nozstd-${withDigest ?? 'plain'}`);
+    const path = process.env.PATH;
+    process.env.PATH = join(dir, 'no-such-dir'); // what the children are started with (command.ts)
+    try {
+      const ref = { key: 'nozstd/x.dump.zst', ...(withDigest ? { sha256: createHash('sha256').update(body).digest('hex') } : {}) };
+      const err = await failure(streamObjectToCommand(step('x.dump.zst', { argv: ['/bin/sh', '-c', 'cat > "$OUT" && echo END >> "$OUT"'], env: { OUT: out } }), ref, ctx()));
+      expect(err).toBeInstanceOf(RestoreFailed);
+      expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/nozstd\/x\.dump\.zst: zstd -d could not start: .*ENOENT/);
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(await readFile(out, 'utf8').catch(() => '')).not.toContain('END');
+  });
+});

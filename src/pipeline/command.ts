@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
-import { CommandFailed } from '../errors.js';
+import { CommandFailed, CommandNotStarted } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
 import { makeFifos, openFifoBetweenChildren, openFifoReader, type PipeReader } from './pipe-reader.js';
 
@@ -231,7 +231,7 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
       if (killReason) throw new CommandFailed(`${what} ${killReason}`, stderrTail);
       if (result.exitCode === 0) return;
       if (result.exitCode === undefined && result.signal === undefined) {
-        throw new CommandFailed(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
+        throw new CommandNotStarted(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
       }
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
       const line = telltaleLine(stderrTail);

@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { Command, LineFilter, RestoreStep } from '../engines/types.js';
-import { CommandFailed, errorText, RestoreFailed } from '../errors.js';
+import { CommandFailed, CommandNotStarted, errorText, RestoreFailed } from '../errors.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand, type RunningCommand } from './command.js';
@@ -139,6 +139,7 @@ async function openZstdIntoCommand(command: Command, url: string, mask: Masker):
       reader.kill('was stopped because its input failed');
       await reader.finished.catch(() => {});
       const tail = err instanceof CommandFailed ? err.stderrTail : '';
+      if (err instanceof CommandNotStarted) throw new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
       throw new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${mask(errorText(err))})`, tail);
     }
     pipe.close();
@@ -338,6 +339,8 @@ function describeFailure(
 ): RestoreFailed {
   // A failed zstd breaks its pipes too: its own exit status and stderr say more than EPIPE does.
   const decompressorError = decompressorResult.status === 'rejected' ? (decompressorResult.reason as Error) : undefined;
+  // zstd missing is not a corrupt object.
+  if (decompressorError instanceof CommandNotStarted) return new RestoreFailed(`restoring ${url}: ${mask(decompressorError.message)}`);
   const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
   const message = mask(errorText(cause));
   const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
