@@ -275,6 +275,17 @@ describe('streamObjectToCommand, zstd -d straight into the command', () => {
   }, 30_000);
 });
 
+describe('streamObjectToCommand without the restore tool', () => {
+  it('zstd -d straight into a command that is not installed: the command could not start', async () => {
+    const body = zstd(BIG);
+    await put('notool/x.dump.zst', body);
+    const ref = { key: 'notool/x.dump.zst', sha256: createHash('sha256').update(body).digest('hex') };
+    const err = await failure(streamObjectToCommand(step('x.dump.zst', { argv: ['no-such-restore-tool'] }), ref, ctx()));
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/notool\/x\.dump\.zst: no-such-restore-tool could not start: .*ENOENT/);
+  });
+});
+
 describe('streamObjectToCommand without the zstd program', () => {
   // Not a corrupt backup: an operator in an outage must be told to install zstd, not that the backup is bad.
   it.each([
