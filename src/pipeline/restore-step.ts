@@ -1,9 +1,10 @@
 // One restore step, the counterpart of stream-step.ts: S3 GetObject → meter → decompress → (line filter) → gate →
-// the restore command's stdin; or, for a zstd object whose SHA-256 is known and that nothing in node reads,
-// S3 GetObject → meter → gate → zstd -d → the command's stdin (zstdStraightIntoCommand). Nothing touches the disk. Success means the whole object was read (as many bytes as S3
-// announced), the decompressor and the filter were satisfied, the completion marker (if any) was there, and the
-// command exited 0. Anything else stops the command — before it reads the end of its input whenever the problem is
-// known by then — and fails with a message naming the object and what went wrong.
+// the restore command's stdin; or, for a zstd object whose SHA-256 is known and whose decompressed bytes nothing in
+// node reads, S3 GetObject → meter → gate → zstd -d → the command's stdin (zstdStraightIntoCommand). Nothing touches
+// the disk. Success means the whole object was read (as many bytes as S3 announced), the decompressor and the filter
+// were satisfied, the completion marker (if any) was there, and the command exited 0. Anything else stops the
+// command — before it reads the end of its input whenever the problem is known by then — and fails with a message
+// naming the object and what went wrong.
 import { createHash } from 'node:crypto';
 import { finished, pipeline, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -97,11 +98,11 @@ export async function streamObjectToCommand(step: RestoreStep, ref: ObjectRef, c
 }
 
 /**
- * zstd -d may write straight into the command, node passing on only the compressed bytes (the decompressed ones cost
- * it CPU the restore tool needs: BENCHMARKS.md, "Restores: zstd -d straight into pg_restore"), when nothing in node needs the decompressed bytes (no filter, no completion
- * marker) and the object's SHA-256 is known: the gate then holds back the compressed tail until the whole object is
- * proven to be the one backed up, so zstd cannot write the end of anything else. Without the SHA-256, zstd's own
- * checksum would only be known after it had written everything.
+ * zstd -d may write straight into the command, node passing on only the compressed bytes (passing on the decompressed
+ * ones took CPU the restore tool needs: BENCHMARKS.md, "Restores: zstd -d straight into pg_restore"), when nothing in
+ * node reads the decompressed bytes (no filter, no completion marker) and the object's SHA-256 is known: the gate
+ * then holds back the compressed tail until the whole object is proven to be the one backed up, so zstd cannot write
+ * the end of anything else. Without the SHA-256, zstd's own checksum would only be known after it wrote everything.
  */
 function zstdStraightIntoCommand(step: RestoreStep, ref: ObjectRef): boolean {
   return step.compression === 'zstd' && !step.filter && !step.completionMarker && ref.sha256 !== undefined;
