@@ -311,9 +311,9 @@ describe('check and SSE-KMS', () => {
 
   it('`check` fails when zstd, the PostgreSQL compression, is not on PATH; with pg_dump\'s own compression it needs none', async () => {
     const s = await scenario('checkpath', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);
-    // A PATH with PostgreSQL's client tools and nothing else.
+    // A PATH with PostgreSQL's client tools and mkfifo (every dump is read through a FIFO), nothing else.
     const bin = await scratchDir(rig.baseDir, 'no-zstd-bin');
-    for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore']) {
+    for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'mkfifo']) {
       const { stdout } = await execa('sh', ['-c', `command -v ${tool}`]);
       await symlink(stdout.trim(), join(bin, tool));
     }
@@ -326,6 +326,31 @@ describe('check and SSE-KMS', () => {
     expect(pgdump.exitCode, pgdump.stdout).toBe(0);
     expect(pgdump.stdout).not.toMatch(/zstd (not )?found/);
     expect(pgdump.stdout).toContain('all checks passed');
+  });
+
+  it('`check` fails, and a backup fails saying why, when no FIFO can be made: TMPDIR missing, or mkfifo not on PATH', async () => {
+    const s = await scenario('checkfifo', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);
+    const env = toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink });
+    const good = await runCli(['check'], env);
+    expect(good.stdout).toMatch(/OK {4}FIFOs can be made in \S+ \(TMPDIR\)/);
+    const gone = join(rig.baseDir, 'no-such-tmp');
+    const noTmp = await runCli(['check'], { ...env, TMPDIR: gone });
+    expect(noTmp.exitCode, noTmp.stdout).toBe(1);
+    expect(noTmp.stdout).toContain(`FAIL  cannot make a private directory in ${gone} (TMPDIR) for the FIFOs the dumps are read through: ENOENT`);
+    const backup = await runCli(['alpha'], { ...env, TMPDIR: gone });
+    expect(backup.exitCode).toBe(1);
+    const end = (await backupsRows(s.adminUrl)).find((r) => r.name === 'alpha' && r.state === 'end');
+    expect(end?.err_msg).toMatch(new RegExp(`^ERROR: cannot make a private directory in ${gone} \\(TMPDIR\\) for the FIFOs the dumps are read through: ENOENT`));
+    // PostgreSQL's tools and zstd on PATH, not mkfifo.
+    const bin = await scratchDir(rig.baseDir, 'no-mkfifo-bin');
+    for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'zstd']) {
+      const { stdout } = await execa('sh', ['-c', `command -v ${tool}`]);
+      await symlink(stdout.trim(), join(bin, tool));
+    }
+    const noMkfifo = await runCli(['check'], { ...env, PATH: bin });
+    expect(noMkfifo.exitCode, noMkfifo.stdout).toBe(1);
+    expect(noMkfifo.stdout).toMatch(/FAIL {2}cannot make FIFOs in \S+: mkfifo \(coreutils\) is not on PATH: no container can be backed up/);
+    expect(noMkfifo.stdout).toContain('1 problem(s) found');
   });
 
   it('BACKUP_SSE=aws:kms stores objects under the configured KMS key and verifies it', async () => {

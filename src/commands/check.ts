@@ -1,5 +1,6 @@
 // `backup-all check`: can tonight's run work? Each line says what was checked and, if wrong, what to do.
 import { access, constants } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { connectAdminDb } from '../admin-db/pool.js';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +18,7 @@ import type { Masker } from '../util/mask.js';
 import { choicesWithoutZstd, engineEnvNames } from '../engines/settings.js';
 import { verifyServer } from '../restore/target.js';
 import { targetServer } from '../restore/target-servers.js';
+import { fifoProblem } from '../pipeline/command.js';
 import { checkBucket } from './check-bucket.js';
 import { errorText } from '../errors.js';
 
@@ -127,6 +129,11 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
       fail(`verification server ${server.label} (${engineEnvNames(engine).verifyUrl}): ${errorText(err)}`);
     }
   }
+
+  // Every dump reaches the tool through a FIFO in a private temporary directory (pipeline/command.ts).
+  const fifo = await fifoProblem();
+  if (fifo) fail(`${fifo}: no container can be backed up`);
+  else ok(`FIFOs can be made in ${tmpdir()} (TMPDIR)`);
 
   for (const engine of ENGINES) {
     const needed = enginesInUse.has(engine.name);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
-import { CommandFailed, CommandNotStarted } from '../errors.js';
+import { CommandFailed, CommandNotStarted, errorText } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
 import { makeFifos, openFifoBetweenChildren, openFifoReader, type PipeReader } from './pipe-reader.js';
 
@@ -87,6 +87,15 @@ export async function removeStaleTempDirs(): Promise<string[]> {
   return removed;
 }
 
+/** A directory private to this process (0700) in the temporary directory, for `what`; a failure says where and why. */
+async function privateTempDir(what: string): Promise<string> {
+  try {
+    return await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
+  } catch (err) {
+    throw new Error(`cannot make a private directory in ${tmpdir()} (TMPDIR) for ${what}: ${errorText(err)}`);
+  }
+}
+
 /**
  * FIFOs made ahead, FIFO_BATCH at a time by one `mkfifo` process, in a directory private to this process (0700),
  * removed at exit (after a kill, by the next run: removeStaleTempDirs). Why: a process started from node blocks its
@@ -117,16 +126,32 @@ class FifoStock {
 
   private async refill(): Promise<void> {
     if (!this.dir) {
-      const dir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
+      const dir = await privateTempDir('the FIFOs the dumps are read through');
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       this.dir = dir;
     }
     const names = Array.from({ length: FIFO_BATCH }, () => `fifo-${(this.made += 1)}`);
-    this.free.push(...(await makeFifos(this.dir, names)));
+    try {
+      this.free.push(...(await makeFifos(this.dir, names)));
+    } catch (err) {
+      const { code, stderr } = err as { code?: string; stderr?: unknown };
+      const why = code === 'ENOENT' ? 'mkfifo (coreutils) is not on PATH' : (typeof stderr === 'string' && stderr.split('\n')[0]) || errorText(err);
+      throw new Error(`cannot make FIFOs in ${this.dir}: ${why}`);
+    }
   }
 }
 
 const fifos = new FifoStock();
+
+/** Why no FIFO can be made for a dump (TMPDIR not writable, mkfifo missing), or undefined: for `check`. */
+export async function fifoProblem(): Promise<string | undefined> {
+  try {
+    rmSync(await fifos.take());
+    return undefined;
+  } catch (err) {
+    return errorText(err);
+  }
+}
 
 function processIsAlive(pid: number): boolean {
   try {
@@ -155,7 +180,7 @@ export async function startCommand(command: Command, opts: StartOptions & { stdo
 export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader | null>> {
   let argv = command.argv as string[];
   // Private to this process (0700): the config file with the password. (The FIFOs: FifoStock.)
-  const tempDir = command.configFile ? await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`)) : undefined;
+  const tempDir = command.configFile ? await privateTempDir(`${command.argv[0]}'s configuration file`) : undefined;
   const removeTempDir = async () => {
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   };
