@@ -120,14 +120,18 @@ async function openZstdIntoCommand(command: Command, url: string, mask: Masker):
   const pipe = reader.stdinPipe;
   if (!pipe) throw new Error(`${what} has no stdin pipe`);
   void reader.finished.catch(() => {}).finally(pipe.close); // nobody needs the write end once the reader is gone
-  let zstd: RunningCommand<null>;
+  let zstd: RunningCommand<null> & { stdin: Writable };
   try {
-    zstd = await startCommand({ argv: ZSTD_DECOMPRESS_ARGV }, { mask, stdin: 'pipe', stdout: { fd: pipe.fd }, what: 'zstd -d' });
+    const started = await startCommand({ argv: ZSTD_DECOMPRESS_ARGV }, { mask, stdin: 'pipe', stdout: { fd: pipe.fd }, what: 'zstd -d' });
+    if (!started.stdin) {
+      started.kill('was stopped: it has no stdin');
+      throw new Error('zstd has no stdin');
+    }
+    zstd = { ...started, stdin: started.stdin };
   } catch (err) {
     reader.kill('was stopped: zstd -d could not start');
     throw err;
   }
-  if (!zstd.stdin) throw new Error('zstd has no stdin');
   const finished = (async () => {
     try {
       await zstd.finished;
