@@ -336,11 +336,11 @@ describe('check and SSE-KMS', () => {
     const gone = join(rig.baseDir, 'no-such-tmp');
     const noTmp = await runCli(['check'], { ...env, TMPDIR: gone });
     expect(noTmp.exitCode, noTmp.stdout).toBe(1);
-    expect(noTmp.stdout).toContain(`FAIL  cannot make a private directory in ${gone} (TMPDIR) for the FIFOs the dumps are read through: ENOENT`);
+    expect(noTmp.stdout).toContain(`FAIL  cannot make a private directory in ${gone} (TMPDIR) for the FIFOs that dumps and restores stream through: ENOENT`);
     const backup = await runCli(['alpha'], { ...env, TMPDIR: gone });
     expect(backup.exitCode).toBe(1);
     const end = (await backupsRows(s.adminUrl)).find((r) => r.name === 'alpha' && r.state === 'end');
-    expect(end?.err_msg).toMatch(new RegExp(`^ERROR: cannot make a private directory in ${gone} \\(TMPDIR\\) for the FIFOs the dumps are read through: ENOENT`));
+    expect(end?.err_msg).toMatch(new RegExp(`^ERROR: cannot make a private directory in ${gone} \\(TMPDIR\\) for the FIFOs that dumps and restores stream through: ENOENT`));
     // PostgreSQL's tools and zstd on PATH, not mkfifo.
     const bin = await scratchDir(rig.baseDir, 'no-mkfifo-bin');
     for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'zstd']) {
@@ -349,7 +349,7 @@ describe('check and SSE-KMS', () => {
     }
     const noMkfifo = await runCli(['check'], { ...env, PATH: bin });
     expect(noMkfifo.exitCode, noMkfifo.stdout).toBe(1);
-    expect(noMkfifo.stdout).toMatch(/FAIL {2}cannot make FIFOs in \S+: mkfifo \(coreutils\) is not on PATH: no container can be backed up/);
+    expect(noMkfifo.stdout).toMatch(/FAIL {2}cannot make FIFOs in \S+: mkfifo \(coreutils\) is not on PATH: no backup can run, nor a restore of a \.zst object/);
     expect(noMkfifo.stdout).toContain('1 problem(s) found');
   });
 

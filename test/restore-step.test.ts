@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -259,6 +259,21 @@ describe('streamObjectToCommand, zstd -d straight into the command', () => {
     expect(written.length).toBeLessThan(BIG.length);
   });
 
+  it('a command whose process group outlives it: what ignored SIGTERM is killed before its input is closed', async () => {
+    const body = zstd(BIG);
+    await put('direct-group/x.dump.zst', body);
+    const out = join(dir, 'direct-group');
+    // The leader is stopped (SIGTERM) when the SHA-256 turns out wrong; a child of its group that ignores SIGTERM,
+    // stdout and stderr closed, keeps reading the command's stdin and would note its end.
+    const script = 'exec 3<&0; (trap "" TERM; exec >/dev/null 2>&1; cat <&3 > "$OUT"; echo END >> "$OUT") & exec sleep 30';
+    const err = await failure(
+      streamObjectToCommand(step('x.dump.zst', { argv: ['sh', '-c', script], env: { OUT: out } }), { key: 'direct-group/x.dump.zst', sha256: sha256(Buffer.from('other')) }, ctx()),
+    );
+    expect(err!.message).toMatch(/direct-group\/x\.dump\.zst is corrupt or truncated: its SHA-256 is/);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // a survivor would have seen its input end by now
+    expect(await readFile(out, 'utf8').catch(() => '')).not.toContain('END');
+  }, 30_000);
+
   it.each([
     // Few KiB that zstd makes 32 MiB of: zstd is left writing to a command that is gone.
     ['while zstd writes', () => zstd(Buffer.alloc(32 * 1024 * 1024, 'INSERT INTO t VALUES (1);\n')), 'head -c 1000 >/dev/null; echo "ERROR: syntax" >&2; exit 1', /sh exited with code 1: ERROR: syntax/],
@@ -295,8 +310,11 @@ describe('streamObjectToCommand without the zstd program', () => {
     const body = zstd(SQL);
     await put('nozstd/x.dump.zst', body);
     const out = join(dir, `nozstd-${withDigest ?? 'plain'}`);
+    // What the children are started with (command.ts): the stand-in's cat and mkfifo (FIFOs), no zstd.
+    const bin = await mkdtemp(join(dir, 'no-zstd-bin-'));
+    for (const tool of ['cat', 'mkfifo']) await symlink(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
     const path = process.env.PATH;
-    process.env.PATH = join(dir, 'no-such-dir'); // what the children are started with (command.ts)
+    process.env.PATH = bin;
     try {
       const ref = { key: 'nozstd/x.dump.zst', ...(withDigest ? { sha256: createHash('sha256').update(body).digest('hex') } : {}) };
       const err = await failure(streamObjectToCommand(step('x.dump.zst', { argv: ['/bin/sh', '-c', 'cat > "$OUT" && echo END >> "$OUT"'], env: { OUT: out } }), ref, ctx()));
@@ -307,4 +325,43 @@ describe('streamObjectToCommand without the zstd program', () => {
     }
     expect(await readFile(out, 'utf8').catch(() => '')).not.toContain('END');
   });
+});
+
+describe('streamObjectToCommand: zstd or the run stopped from outside', () => {
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  // The OOM killer, say: not a corrupt object, and the command must not see an end either.
+  it.each([
+    ['node decompressing', false],
+    ['zstd -d straight into the command', true],
+  ])('%s: zstd killed by a signal nobody here sent is said as such; the command never reads an end', async (_label, withDigest) => {
+    const body = zstd(BIG);
+    const key = `zstdkilled/${withDigest ? 'direct' : 'node'}.dump.zst`;
+    await put(key, body);
+    const out = join(dir, `zstdkilled-${withDigest}`);
+    // Once its first byte is in, the stand-in kills the zstd its parent (this process) started, then reads on.
+    const script = 'dd bs=1 count=1 of="$OUT" 2>/dev/null; kill -9 $(pgrep -P $PPID -x zstd); cat >> "$OUT" && echo END >> "$OUT"';
+    const err = await failure(
+      streamObjectToCommand(step('x.dump.zst', { argv: ['sh', '-c', script], env: { OUT: out } }), { key, ...(withDigest ? { sha256: sha256(body) } : {}) }, ctx()),
+    );
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(new RegExp(`^restoring s3://\\S+/${key.replace(/\./g, '\\.')}: zstd -d was killed by SIGKILL`));
+    expect(await readFile(out, 'utf8').catch(() => '')).not.toContain('END');
+  }, 30_000);
+
+  it('an interrupt after node passed on the last byte, zstd still writing into the command: said as the interrupt', async () => {
+    // A few KiB that zstd makes 32 MiB of: node is done at once, zstd waits on a command that has not begun to read.
+    const body = zstd(Buffer.alloc(32 * 1024 * 1024, 'INSERT INTO t VALUES (1);\n'));
+    await put('late/x.dump.zst', body);
+    const out = join(dir, 'late-stop');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 1500);
+    const script = 'echo "restoring into db1" >&2; sleep 3; cat > "$OUT" && echo END >> "$OUT"';
+    const command: Command = { argv: ['sh', '-c', script], env: { OUT: out } };
+    const err = await failure(streamObjectToCommand(step('x.dump.zst', command), { key: 'late/x.dump.zst', sha256: sha256(body) }, ctx({ signal: controller.signal })));
+    expect(err).toBeInstanceOf(RestoreFailed);
+    expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/late\/x\.dump\.zst was interrupted/);
+    expect(err!.stderrTail).toContain('restoring into db1'); // the command's own last words, for the log
+    expect(await readFile(out, 'utf8').catch(() => '')).not.toContain('END');
+  }, 30_000);
 });

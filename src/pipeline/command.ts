@@ -126,7 +126,7 @@ class FifoStock {
 
   private async refill(): Promise<void> {
     if (!this.dir) {
-      const dir = await privateTempDir('the FIFOs the dumps are read through');
+      const dir = await privateTempDir('the FIFOs that dumps and restores stream through');
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       this.dir = dir;
     }
@@ -238,8 +238,10 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
 
   let killReason: string | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  const sent = new Set<string>();
   const signalGroup = (signal: NodeJS.Signals) => {
     if (child.pid === undefined) return;
+    sent.add(signal);
     try {
       process.kill(-child.pid, signal);
     } catch {
@@ -252,8 +254,14 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
     try {
       const result = await child;
       if (killTimer) clearTimeout(killTimer);
+      // A signal nobody here sent (the OOM killer's) that ended it before ours did is what happened to it. SIGPIPE is
+      // ours too: kill() closes its stdout.
+      const foreign = result.signal !== undefined && result.signal !== 'SIGPIPE' && !sent.has(result.signal);
+      // What a kill left of its process group (a child that ignores SIGTERM) goes now, before the caller closes what
+      // it might read from.
+      if (killReason) signalGroup('SIGKILL');
       const stderrTail = opts.mask(tail.trim());
-      if (killReason) throw new CommandFailed(`${what} ${killReason}`, stderrTail);
+      if (killReason && !foreign) throw new CommandFailed(`${what} ${killReason}`, stderrTail);
       if (result.exitCode === 0) return;
       if (result.exitCode === undefined && result.signal === undefined) {
         throw new CommandNotStarted(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);

@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import type { StreamRowCounter } from '../counts/stream.js';
 import type { RowCounts } from '../counts/types.js';
 import type { Command, LineFilter, RestoreStep } from '../engines/types.js';
-import { CommandFailed, CommandNotStarted, errorText, RestoreFailed } from '../errors.js';
+import { CommandFailed, CommandNotStarted, errorText, FailureWithStderr, RestoreFailed } from '../errors.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { startCommand, type RunningCommand } from './command.js';
@@ -119,7 +119,8 @@ async function openZstdIntoCommand(command: Command, url: string, mask: Masker):
   reader.stdout.resume(); // as streamObjectToCommand: the tools print little, but must never block on it
   const pipe = reader.stdinPipe;
   if (!pipe) throw new Error(`${what} has no stdin pipe`);
-  void reader.finished.catch(() => {}).finally(pipe.close); // nobody needs the write end once the reader is gone
+  // Nobody needs the write end once the reader is gone (its whole process group: command.ts kills what it leaves).
+  const closeWhenReaderGone = () => void reader.finished.catch(() => {}).finally(pipe.close);
   let zstd: RunningCommand<null> & { stdin: Writable };
   try {
     const started = await startCommand({ argv: ZSTD_DECOMPRESS_ARGV }, { mask, stdin: 'pipe', stdout: { fd: pipe.fd }, what: 'zstd -d' });
@@ -130,28 +131,41 @@ async function openZstdIntoCommand(command: Command, url: string, mask: Masker):
     zstd = { ...started, stdin: started.stdin };
   } catch (err) {
     reader.kill('was stopped: zstd -d could not start');
+    closeWhenReaderGone();
     throw err;
   }
+  closeWhenReaderGone();
+  /** Why we stopped the two (a failure elsewhere, an interrupt, --timeout): then the command's own ending says it. */
+  let stopped = false;
   const finished = (async () => {
     try {
       await zstd.finished;
     } catch (err) {
-      if (err instanceof CommandFailed && err.signal === 'SIGPIPE') {
-        // The command closed its stdin first: its own exit says why, or that it stopped early.
+      if (stopped || (err instanceof CommandFailed && err.signal === 'SIGPIPE')) {
+        // Stopped by us, or the command closed its stdin first: its own exit says why, or that it stopped early.
         await reader.finished;
         throw new Error(`${what} stopped reading before the end of the object`);
       }
       reader.kill('was stopped because its input failed');
       await reader.finished.catch(() => {});
       const tail = err instanceof CommandFailed ? err.stderrTail : '';
-      if (err instanceof CommandNotStarted) throw new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
+      // zstd missing, or killed by a signal nobody here sent (the OOM killer): not a corrupt object.
+      if (err instanceof CommandNotStarted || (err instanceof CommandFailed && err.signal)) {
+        throw new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
+      }
       throw new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${mask(errorText(err))})`, tail);
+    }
+    if (!zstd.stdin.writableFinished) {
+      // zstd saw its input end without node ending it (its stdin destroyed by a failure): what it wrote is not all.
+      reader.kill('was stopped because its input failed');
+      await reader.finished;
     }
     pipe.close();
     await reader.finished;
   })();
   finished.catch(() => {}); // awaited by streamObject; not unhandled meanwhile
   const kill = (reason: string) => {
+    stopped = true;
     reader.kill(reason); // first: it must not be the one left reading when zstd goes
     zstd.kill(reason);
   };
@@ -234,7 +248,8 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
     sink = await openSink();
   } catch (err) {
     body.destroy();
-    throw err instanceof CommandFailed ? new RestoreFailed(err.message, err.stderrTail) : err;
+    if (err instanceof RestoreFailed) throw err;
+    throw err instanceof CommandFailed ? new RestoreFailed(err.message, err.stderrTail) : new RestoreFailed(`restoring ${url}: ${ctx.mask(errorText(err))}`);
   }
 
   const digest = ref.sha256 ? createHash('sha256') : undefined;
@@ -318,6 +333,9 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
     try {
       await sink.finished;
     } catch (err) {
+      // Stopped (an interrupt, --timeout) after node had passed on the last byte: said as the stop, not as what
+      // the stop broke.
+      if (failure) throw describeFailure(failure, url, sink.what, { status: 'rejected', reason: err }, { status: 'fulfilled', value: undefined }, ctx.mask);
       throw toRestoreFailed(err, `restoring ${url}: `);
     }
     return { key, bytes: meter.bytes, durationMs: Date.now() - started };
@@ -344,12 +362,14 @@ function describeFailure(
 ): RestoreFailed {
   // A failed zstd breaks its pipes too: its own exit status and stderr say more than EPIPE does.
   const decompressorError = decompressorResult.status === 'rejected' ? (decompressorResult.reason as Error) : undefined;
-  // zstd missing is not a corrupt object.
-  if (decompressorError instanceof CommandNotStarted) return new RestoreFailed(`restoring ${url}: ${mask(decompressorError.message)}`);
+  // zstd missing, or killed by a signal nobody here sent (the OOM killer), is not a corrupt object.
+  if (decompressorError instanceof CommandNotStarted || (decompressorError instanceof CommandFailed && decompressorError.signal && decompressorError.signal !== 'SIGPIPE')) {
+    return new RestoreFailed(`restoring ${url}: ${mask(decompressorError.message)}`);
+  }
   const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
   const message = mask(errorText(cause));
   const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
-  const tail = readerError instanceof CommandFailed ? readerError.stderrTail : '';
+  const tail = readerError instanceof FailureWithStderr ? readerError.stderrTail : '';
   switch (failure.stage) {
     case 'reader':
       // The command ended (or broke its stdin) before it had read everything: its own error says why.
