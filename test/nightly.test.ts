@@ -349,7 +349,7 @@ describe('check and SSE-KMS', () => {
     }
     const noMkfifo = await runCli(['check'], { ...env, PATH: bin });
     expect(noMkfifo.exitCode, noMkfifo.stdout).toBe(1);
-    expect(noMkfifo.stdout).toMatch(/FAIL {2}cannot make FIFOs in \S+: mkfifo \(coreutils\) is not on PATH: no backup can run, nor a restore of a \.zst object/);
+    expect(noMkfifo.stdout).toMatch(/FAIL {2}cannot make FIFOs in a private directory under \S+: mkfifo \(coreutils\) is not on PATH: no backup can run, nor a restore of a \.zst object with its manifest/);
     expect(noMkfifo.stdout).toContain('1 problem(s) found');
   });
 

@@ -219,3 +219,24 @@ describe('PipeReader', () => {
     expect(readdirSync(tmpdir()).filter((d) => d.startsWith(`mydb-backup-${pid}-`))).toEqual([]);
   });
 });
+
+describe('startCommand, when this process exits', () => {
+  // A second Ctrl-C ends the tool with process.exit: a restore tool left running would then read the end of its
+  // input (our end of its stdin closing with us) and could take a cut stream for a whole one.
+  it('however it exits, the children still running are killed first and never read an end', async () => {
+    const out = join(dir, 'exit-kills');
+    const script = `
+      const { startCommand } = await import(${JSON.stringify(new URL('../dist/pipeline/command.js', import.meta.url).href)});
+      const child = await startCommand({ argv: ['sh', '-c', 'cat > "$OUT"; echo END >> "$OUT"'], env: { OUT: ${JSON.stringify(out)} } }, { mask: (s) => s, stdin: 'pipe' });
+      child.stdin.write('some of the object\\n');
+      setTimeout(() => process.exit(130), 300);`;
+    try {
+      execFileSync(process.execPath, ['--input-type=commonjs', '-e', `(async () => {${script}})()`], { encoding: 'utf8' });
+    } catch (err) {
+      expect((err as { status?: number }).status).toBe(130);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500)); // a child left running would have written END by now
+    const written = readFileSync(out, 'utf8');
+    expect(written).toBe('some of the object\n');
+  });
+});

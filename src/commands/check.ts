@@ -132,7 +132,7 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
 
   // Every dump reaches the tool through a FIFO in a private temporary directory (pipeline/command.ts).
   const fifo = await fifoProblem();
-  if (fifo) fail(`${fifo}: no backup can run, nor a restore of a .zst object`);
+  if (fifo) fail(`${fifo}: no backup can run, nor a restore of a .zst object with its manifest`);
   else ok(`FIFOs can be made in ${tmpdir()} (TMPDIR)`);
 
   for (const engine of ENGINES) {

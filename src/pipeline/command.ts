@@ -136,12 +136,28 @@ class FifoStock {
     } catch (err) {
       const { code, stderr } = err as { code?: string; stderr?: unknown };
       const why = code === 'ENOENT' ? 'mkfifo (coreutils) is not on PATH' : (typeof stderr === 'string' && stderr.split('\n')[0]) || errorText(err);
-      throw new Error(`cannot make FIFOs in ${this.dir}: ${why}`);
+      throw new Error(`cannot make FIFOs in a private directory under ${tmpdir()}: ${why}`);
     }
   }
 }
 
 const fifos = new FifoStock();
+
+/**
+ * The process groups of the children still running. However this process exits (a second Ctrl-C is process.exit),
+ * they are killed first: left running, a restore tool would read the end of its input when our ends of its pipes
+ * close, and could take a cut stream for a whole one.
+ */
+const liveGroups = new Set<number>();
+process.once('exit', () => {
+  for (const group of liveGroups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+});
 
 /** Why no FIFO can be made for a dump (TMPDIR not writable, mkfifo missing), or undefined: for `check`. */
 export async function fifoProblem(): Promise<string | undefined> {
@@ -248,25 +264,33 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
       /* already gone */
     }
   };
+  if (child.pid !== undefined) liveGroups.add(child.pid);
+  /** The signals we had sent when the leader exited: a signal that ended it and is not among them came from elsewhere. */
+  let sentBeforeExit: ReadonlySet<string> = sent;
+  child.once('exit', () => {
+    sentBeforeExit = new Set(sent);
+    // What a kill left of its process group (a child that ignores SIGTERM) goes now: it may hold the output pipes
+    // (execa would wait for them) or an input the caller is about to close.
+    if (killReason) signalGroup('SIGKILL');
+  });
   const what = opts.what ?? program;
 
   const finished = (async () => {
     try {
       const result = await child;
       if (killTimer) clearTimeout(killTimer);
-      // A signal nobody here sent (the OOM killer's) that ended it before ours did is what happened to it. SIGPIPE is
-      // ours too: kill() closes its stdout.
-      const foreign = result.signal !== undefined && result.signal !== 'SIGPIPE' && !sent.has(result.signal);
-      // What a kill left of its process group (a child that ignores SIGTERM) goes now, before the caller closes what
-      // it might read from.
-      if (killReason) signalGroup('SIGKILL');
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
+      // A signal nobody here sent (the OOM killer's) is what ended it, even if we were stopping it. SIGPIPE is ours
+      // too: kill() closes its stdout.
+      const foreign = result.signal !== undefined && result.signal !== 'SIGPIPE' && !sentBeforeExit.has(result.signal);
       const stderrTail = opts.mask(tail.trim());
       if (killReason && !foreign) throw new CommandFailed(`${what} ${killReason}`, stderrTail);
       if (result.exitCode === 0) return;
       if (result.exitCode === undefined && result.signal === undefined) {
         throw new CommandNotStarted(`${what} could not start: ${opts.mask(result.originalMessage || result.shortMessage || 'unknown error')}`, stderrTail);
       }
-      const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+      const stopping = killReason ? `, which this tool did not send (while it ${killReason})` : '';
+      const how = result.signal ? `was killed by ${result.signal}${stopping}` : `exited with code ${result.exitCode}`;
       const line = telltaleLine(stderrTail);
       throw new CommandFailed(`${what} ${how}${line ? `: ${line}` : ''}`, stderrTail, result.signal);
     } finally {
