@@ -149,10 +149,7 @@ async function openZstdIntoCommand(command: Command, url: string, mask: Masker):
       reader.kill('was stopped because its input failed');
       await reader.finished.catch(() => {});
       const tail = err instanceof CommandFailed ? err.stderrTail : '';
-      // zstd missing, or killed by a signal nobody here sent (the OOM killer): not a corrupt object.
-      if (err instanceof CommandNotStarted || (err instanceof CommandFailed && err.signal)) {
-        throw new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
-      }
+      if (notTheObjectsFault(err)) throw new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
       throw new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${mask(errorText(err))})`, tail);
     }
     if (!zstd.stdin.writableFinished) {
@@ -351,6 +348,14 @@ function toRestoreFailed(err: unknown, prefix: string): RestoreFailed {
   return new RestoreFailed(`${prefix}${errorText(err)}`);
 }
 
+/**
+ * zstd's failure that says nothing about the object: zstd missing, or killed by a signal nobody here sent (the OOM
+ * killer). SIGPIPE is its reader going away, which the reader's own ending explains.
+ */
+function notTheObjectsFault(err: unknown): err is CommandFailed {
+  return err instanceof CommandNotStarted || (err instanceof CommandFailed && err.signal !== undefined && err.signal !== 'SIGPIPE');
+}
+
 /** The first failure, said the way an operator can act on it; the reader's stderr is kept for the log. */
 function describeFailure(
   failure: { stage: Stage; err: unknown },
@@ -362,10 +367,7 @@ function describeFailure(
 ): RestoreFailed {
   // A failed zstd breaks its pipes too: its own exit status and stderr say more than EPIPE does.
   const decompressorError = decompressorResult.status === 'rejected' ? (decompressorResult.reason as Error) : undefined;
-  // zstd missing, or killed by a signal nobody here sent (the OOM killer), is not a corrupt object.
-  if (decompressorError instanceof CommandNotStarted || (decompressorError instanceof CommandFailed && decompressorError.signal && decompressorError.signal !== 'SIGPIPE')) {
-    return new RestoreFailed(`restoring ${url}: ${mask(decompressorError.message)}`);
-  }
+  if (notTheObjectsFault(decompressorError)) return new RestoreFailed(`restoring ${url}: ${mask(decompressorError.message)}`);
   const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
   const message = mask(errorText(cause));
   const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
