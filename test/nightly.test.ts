@@ -5,6 +5,7 @@
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { getRig } from './helpers/rig.js';
 import { adminDbName, backupsRows, containerSecret, createAdminDb, type BackupsRow, type SeedContainer } from './helpers/admin-db.js';
+import { binWith } from './helpers/bin-dir.js';
 import { expectNoSecrets, runCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
 import { applyGlobals, restorePgDump } from './helpers/restore.js';
 import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
@@ -13,9 +14,7 @@ import { freePort } from './rig/ports.js';
 import { RIG_PASSWORDS, scratchDir } from './rig/index.js';
 import { tableFingerprint } from './rig/seed.js';
 import { startPostgres, withPgClient, type PgServer } from './rig/postgres.js';
-import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 
 const rig = getRig();
 const s3 = s3Client(rig.moto.endpoint);
@@ -312,11 +311,7 @@ describe('check and SSE-KMS', () => {
   it('`check` fails when zstd, the PostgreSQL compression, is not on PATH; with pg_dump\'s own compression it needs none', async () => {
     const s = await scenario('checkpath', [{ name: 'alpha', engine: 'Postgres', port: rig.pgA.port }]);
     // A PATH with PostgreSQL's client tools and mkfifo (every dump is read through a FIFO), nothing else.
-    const bin = await scratchDir(rig.baseDir, 'no-zstd-bin');
-    for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'mkfifo']) {
-      const { stdout } = await execa('sh', ['-c', `command -v ${tool}`]);
-      await symlink(stdout.trim(), join(bin, tool));
-    }
+    const bin = await binWith(await scratchDir(rig.baseDir, 'no-zstd-bin'), ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'mkfifo']);
     const env = toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink, extra: { PATH: bin } });
     const missing = await runCli(['check'], env);
     expect(missing.exitCode, missing.stdout).toBe(1);
@@ -342,11 +337,7 @@ describe('check and SSE-KMS', () => {
     const end = (await backupsRows(s.adminUrl)).find((r) => r.name === 'alpha' && r.state === 'end');
     expect(end?.err_msg).toMatch(new RegExp(`^ERROR: cannot make a private directory in ${gone} \\(TMPDIR\\) for the FIFOs that dumps and restores stream through: ENOENT`));
     // PostgreSQL's tools and zstd on PATH, not mkfifo.
-    const bin = await scratchDir(rig.baseDir, 'no-mkfifo-bin');
-    for (const tool of ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'zstd']) {
-      const { stdout } = await execa('sh', ['-c', `command -v ${tool}`]);
-      await symlink(stdout.trim(), join(bin, tool));
-    }
+    const bin = await binWith(await scratchDir(rig.baseDir, 'no-mkfifo-bin'), ['pg_dump', 'pg_dumpall', 'psql', 'pg_restore', 'zstd']);
     const noMkfifo = await runCli(['check'], { ...env, PATH: bin });
     expect(noMkfifo.exitCode, noMkfifo.stdout).toBe(1);
     expect(noMkfifo.stdout).toMatch(/FAIL {2}cannot make FIFOs in a private directory under \S+: mkfifo \(coreutils\) is not on PATH: no backup can run, nor a restore of a \.zst object with its manifest/);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command, RestoreStep } from '../src/engines/types.js';
 import { RestoreFailed } from '../src/errors.js';
 import { readObjectThrough, streamObjectToCommand, type RestoreStepContext } from '../src/pipeline/restore-step.js';
+import { binWith } from './helpers/bin-dir.js';
 import { getRig } from './helpers/rig.js';
 import { createBucket, s3Client, uniqueBucketName } from './rig/s3.js';
 
@@ -53,6 +54,9 @@ const SQL = Buffer.from(
 const zstd = (data: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
 /** 13 MiB that compress little (hex of SHA-256s): a zstd object of ~7 MiB, more than the pipes between S3 and zstd hold. */
 const BIG = Buffer.from(Array.from({ length: 200_000 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')).join('\n'));
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** A stand-in that writes its input to $OUT, then END once its input ended (a killed one never does). */
+const noting = (out: string) => sink(out, 'cat > "$OUT" && echo END >> "$OUT"');
 /** `data` with 64 bytes from `at` changed. */
 const damaged = (data: Buffer, at: number) => {
   const copy = Buffer.from(data);
@@ -210,9 +214,6 @@ describe('streamObjectToCommand', () => {
  * object's, and a failure names what failed.
  */
 describe('streamObjectToCommand, zstd -d straight into the command', () => {
-  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-  /** A stand-in that writes its input to $OUT, then END once its input ended (a killed one never does). */
-  const noting = (out: string) => sink(out, 'cat > "$OUT" && echo END >> "$OUT"');
 
   it('the command reads exactly the original bytes, written into its stdin by zstd, not by node', async () => {
     const body = zstd(BIG);
@@ -294,7 +295,7 @@ describe('streamObjectToCommand without the restore tool', () => {
   it('zstd -d straight into a command that is not installed: the command could not start', async () => {
     const body = zstd(BIG);
     await put('notool/x.dump.zst', body);
-    const ref = { key: 'notool/x.dump.zst', sha256: createHash('sha256').update(body).digest('hex') };
+    const ref = { key: 'notool/x.dump.zst', sha256: sha256(body) };
     const err = await failure(streamObjectToCommand(step('x.dump.zst', { argv: ['no-such-restore-tool'] }), ref, ctx()));
     expect(err).toBeInstanceOf(RestoreFailed);
     expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/notool\/x\.dump\.zst: no-such-restore-tool could not start: .*ENOENT/);
@@ -311,12 +312,11 @@ describe('streamObjectToCommand without the zstd program', () => {
     await put('nozstd/x.dump.zst', body);
     const out = join(dir, `nozstd-${withDigest ?? 'plain'}`);
     // What the children are started with (command.ts): the stand-in's cat and mkfifo (FIFOs), no zstd.
-    const bin = await mkdtemp(join(dir, 'no-zstd-bin-'));
-    for (const tool of ['cat', 'mkfifo']) await symlink(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+    const bin = await binWith(await mkdtemp(join(dir, 'no-zstd-bin-')), ['cat', 'mkfifo']);
     const path = process.env.PATH;
     process.env.PATH = bin;
     try {
-      const ref = { key: 'nozstd/x.dump.zst', ...(withDigest ? { sha256: createHash('sha256').update(body).digest('hex') } : {}) };
+      const ref = { key: 'nozstd/x.dump.zst', ...(withDigest ? { sha256: sha256(body) } : {}) };
       const err = await failure(streamObjectToCommand(step('x.dump.zst', { argv: ['/bin/sh', '-c', 'cat > "$OUT" && echo END >> "$OUT"'], env: { OUT: out } }), ref, ctx()));
       expect(err).toBeInstanceOf(RestoreFailed);
       expect(err!.message).toMatch(/^restoring s3:\/\/\S+\/nozstd\/x\.dump\.zst: zstd -d could not start: .*ENOENT/);
@@ -328,7 +328,6 @@ describe('streamObjectToCommand without the zstd program', () => {
 });
 
 describe('streamObjectToCommand: zstd or the run stopped from outside', () => {
-  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
   // The OOM killer, say: not a corrupt object, and the command must not see an end either.
   it.each([
