@@ -4,6 +4,7 @@
  * moto S3 on 127.0.0.1; nothing leaves the machine). Results: BENCHMARKS.md.
  *
  *   A0   pg_dump -Fc -Z0 DB > /dev/null             the true limit: the dump without its compression (PostgreSQL)
+ *   AZ   pg_dump -Fc -Z0 DB | zstd > /dev/null      C's own processes, without node and S3 (PostgreSQL)
  *   A    pg_dump -Fc DB > /dev/null                 the dump alone
  *   B    pg_dump -Fc DB | aws s3 cp - s3://…        the old tool's way, on each S3 server
  *   C    backup-all NAME                            this tool, on each S3 server
@@ -90,7 +91,7 @@ function settings(value: string): Record<string, string> {
 function benchProgram(): CommanderCommand {
   return new CommanderCommand('npm run bench --')
     .description(
-      'Throughput and memory of a backup (C: backup-all) and a restore (R_C) beside the dump alone (A0, A) and the old shell ' +
+      'Throughput and memory of a backup (C: backup-all) and a restore (R_C) beside the dump alone (A0, A), the dump through zstd as C runs it (AZ) and the old shell ' +
         'pipeline (B: pg_dump | aws s3 cp; R_B: aws s3 cp | pg_restore), for PostgreSQL and MariaDB on generated data sets, then a ' +
         'fleet of small containers, on throwaway local servers. Results: BENCHMARKS.md.',
     )

@@ -80,6 +80,15 @@ export class BenchContext {
     return { label, build: (timed) => `${timed('dump', dump.line)} > /dev/null`, env: { ...this.baseEnv(), ...dump.env } };
   }
 
+  /** AZ: the dump through the pipeline's compressor into /dev/null: C's own processes, without node and S3. */
+  dumpCompressed(label: string, dump: ShellCommand, compressor: ShellCommand): Scenario {
+    return {
+      label,
+      build: (timed) => `${timed('dump', dump.line)} | ${timed('compress', compressor.line)} > /dev/null`,
+      env: { ...this.baseEnv(), ...dump.env },
+    };
+  }
+
   /** B: the dump piped into `aws s3 cp -` (the old tool's way); undefined without the aws CLI. */
   oldWay(server: S3Server, label: string, dump: ShellCommand, key: (run: number) => string, keepLast: boolean): Scenario | undefined {
     const aws = this.aws;

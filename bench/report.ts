@@ -6,11 +6,12 @@ import type { S3Kind } from './s3-servers.js';
 const MIB = 1024 * 1024;
 
 /**
- * A0 the dump uncompressed into /dev/null (PostgreSQL: pg_dump -Fc -Z0, the machine's true limit); A the dump as
- * backed up, into /dev/null; B the old way (dump | aws s3 cp -); C backup-all; R_B / R_C the restores of B's and C's
- * objects into an empty database.
+ * A0 the dump uncompressed into /dev/null (PostgreSQL: pg_dump -Fc -Z0, the machine's true limit); AZ that dump
+ * through the pipeline's zstd into /dev/null (C's own processes, without node and S3: what C cannot go below); A the
+ * dump as backed up, into /dev/null; B the old way (dump | aws s3 cp -); C backup-all; R_B / R_C the restores of B's
+ * and C's objects into an empty database.
  */
-export type Kind = 'A0' | 'A' | 'B' | 'C' | 'R_B' | 'R_C';
+export type Kind = 'A0' | 'AZ' | 'A' | 'B' | 'C' | 'R_B' | 'R_C';
 
 /** One generated data set and the figures measured on it. */
 export interface Section {
@@ -37,8 +38,8 @@ export interface Row {
   storedBytes?: number;
   /** Which process the peak RSS figure is of (the uploader's label in stats.procs, and its name). */
   rss?: { proc: string; name: string };
-  /** CPU split: labels of the dump and uploader processes in stats.procs. */
-  dumpProc?: string;
+  /** CPU split: labels of the dump's processes (the dump, and a compressor after it) and the uploader's in stats.procs. */
+  dumpProcs?: string[];
   uploaderProc?: string;
   /** The uploader's figures include the dump's (node waits for it): its own CPU comes from its --json result. */
   uploaderIncludesDump?: boolean;
@@ -128,8 +129,9 @@ export class Report {
     for (const s of this.sections) {
       const rows = this.backupRows(s);
       if (!rows.length) continue;
-      main.push([heading(s), '', '', '', '', '', '', '', '']);
+      main.push([heading(s), '', '', '', '', '', '', '', '', '']);
       const a0 = rows.find((r) => r.kind === 'A0');
+      const az = rows.find((r) => r.kind === 'AZ');
       const a = rows.find((r) => r.kind === 'A');
       for (const r of rows) {
         const isC = r.kind === 'C';
@@ -141,13 +143,14 @@ export class Report {
           f1(s.dataBytes / MIB / r.stats.wallS),
           this.rss(r),
           isC && a0 ? f2(r.stats.wallS / a0.stats.wallS) : '',
+          isC && az ? f2(r.stats.wallS / az.stats.wallS) : '',
           isC && a ? f2(r.stats.wallS / a.stats.wallS) : '',
           isC && b ? f2(r.stats.wallS / b.stats.wallS) : '',
           r.storedBytes !== undefined ? `${mib(r.storedBytes)} (${((100 * r.storedBytes) / s.dataBytes).toFixed(0)}%)` : '',
         ]);
       }
     }
-    out.push(table(['Scenario', 'S3', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'C/A0', 'C/A', 'C/B', 'Stored'], main));
+    out.push(table(['Scenario', 'S3', 'Wall s', 'MiB/s', 'Peak RSS MiB', 'C/A0', 'C/AZ', 'C/A', 'C/B', 'Stored'], main));
 
     out.push('');
     out.push(`Where the CPU goes (CPU seconds; the machine has ${cpus().length} cores, so at most ${cpus().length} × wall):`);
@@ -158,7 +161,7 @@ export class Report {
       cpu.push([heading(s), '', '', '', '', '', '']);
       const a = rows.find((r) => r.kind === 'A');
       for (const r of rows) {
-        let dumpCpu = r.dumpProc ? (r.stats.procs[r.dumpProc]?.cpuS ?? 0) : (a?.stats.procs.dump?.cpuS ?? 0);
+        let dumpCpu = r.dumpProcs ? r.dumpProcs.reduce((sum, p) => sum + (r.stats.procs[p]?.cpuS ?? 0), 0) : (a?.stats.procs.dump?.cpuS ?? 0);
         let uploaderCpu = r.uploaderProc ? (r.stats.procs[r.uploaderProc]?.cpuS ?? 0) : 0;
         if (r.uploaderIncludesDump && r.stats.toolSelfCpuS !== undefined) {
           // node's rusage includes its children (the dump, zstd); its own figure comes from its --json result.
@@ -170,7 +173,10 @@ export class Report {
       }
     }
     out.push(table(['Scenario', 'S3', 'Wall s', 'Dump', 'Uploader', 'S3 server', 'DB server + rest'], cpu));
-    out.push("(C: 'Uploader' is node's own CPU (from its --json result), 'Dump' its children: the dump, and zstd when it compresses.)");
+    out.push(
+      "(C: 'Uploader' is node's own CPU (from its --json result), 'Dump' its children: the dump, and zstd when it compresses.\n" +
+        " AZ: 'Dump' is the dump and zstd.)",
+    );
     return out.join('\n');
   }
 

@@ -26,7 +26,7 @@ function expectedRows(): string[] {
   const key = (section: string, kind: string, s3 = '-', variant = '-') => `${section} ${kind} ${s3} ${variant}`;
   for (const dataset of ['random', 'app', 'pgbench']) {
     const section = `postgres/${dataset}`;
-    rows.push(key(section, 'A0'), key(section, 'A'));
+    rows.push(key(section, 'A0'), key(section, 'AZ'), key(section, 'A'));
     for (const s3 of ['moto', 'null']) rows.push(key(section, 'B', s3), key(section, 'C', s3));
     rows.push(key(section, 'R_B', 'moto'), key(section, 'R_C', 'moto'));
   }
@@ -70,6 +70,7 @@ it('npm run bench -- --quick reports every scenario of every data set, on moto a
     expect(run.stdout).toContain('Restores into an empty database');
     expect(run.stdout).toMatch(/\| R_C backup-all restore +\|/);
     expect(run.stdout).toMatch(/\| A0 pg_dump -Fc -Z0 > \/dev\/null +\|/);
+    expect(run.stdout).toMatch(/\| AZ pg_dump -Fc -Z0 \\\| zstd > \/dev\/null +\|/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

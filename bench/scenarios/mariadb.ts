@@ -78,7 +78,7 @@ export async function mariadbBench(
   const results = await ctx.runner.rounds([a, ...perServer.flatMap(({ b, cs }) => [...(b ? [b] : []), ...cs.map((c) => c.scenario)])]);
   const outcome = (sc: Scenario) => results.get(sc)!;
 
-  ctx.report.add(section, { kind: 'A', label: a.label, stats: outcome(a).stats, dumpProc: 'dump' });
+  ctx.report.add(section, { kind: 'A', label: a.label, stats: outcome(a).stats, dumpProcs: ['dump'] });
   for (const { server, b, cs } of perServer) {
     if (b) {
       ctx.report.add(section, {
@@ -88,7 +88,7 @@ export async function mariadbBench(
         stats: outcome(b).stats,
         ...stored(outcome(b).storedBytes),
         rss: { proc: 'upload', name: 'aws' },
-        dumpProc: 'dump',
+        dumpProcs: ['dump'],
         uploaderProc: 'upload',
       });
     }

@@ -3,6 +3,7 @@
  * the globals):
  *
  *   A0   pg_dump -Fc -Z0 > /dev/null                  the true limit: the dump without its compression
+ *   AZ   pg_dump -Fc -Z0 | zstd > /dev/null           C's own processes (the pipeline's zstd), without node and S3
  *   A    pg_dump -Fc > /dev/null                      the dump as it is backed up
  *   B    pg_dump -Fc | aws s3 cp - s3://…             the old way (the operator guide's pipeline), per S3 server
  *   C    backup-all NAME                              this tool, per S3 server
@@ -13,6 +14,7 @@
  * what the tool adds: reading from S3, checking digests, the pipes.
  */
 import { dumpDatabaseStep, pgRestoreCommand } from '../../src/engines/postgres.js';
+import { ZSTD_ARGV } from '../../src/pipeline/compress.js';
 import { withPgClient, type PgHandle, type PgServer } from '../../test/rig/index.js';
 import { BENCH_DB, note, toolResult, type BenchContext } from '../context.js';
 import { generateAppPostgres } from '../data/app.js';
@@ -55,17 +57,19 @@ export async function postgresBench(ctx: BenchContext, big: PgServer, dataset: P
   const source = ctx.restoreSource();
   const oldWayKey = (run: number) => `old-way/pg-${dataset}-${run}.dump`;
   const a0 = ctx.dumpOnly('A0 pg_dump -Fc -Z0 > /dev/null', uncompressed);
+  const az = ctx.dumpCompressed('AZ pg_dump -Fc -Z0 | zstd > /dev/null', uncompressed, await ctx.shell({ argv: ZSTD_ARGV }));
   const a = ctx.dumpOnly('A  pg_dump -Fc > /dev/null', compressed);
   const perServer = ctx.servers.map((server) => ({
     server,
     b: ctx.oldWay(server, 'B  pg_dump -Fc | aws s3 cp -', compressed, oldWayKey, server === source),
     c: ctx.backup(server, 'C  backup-all', [PG_CONTAINER], {}, [], server === source),
   }));
-  const results = await ctx.runner.rounds([a0, a, ...perServer.flatMap(({ b, c }) => (b ? [b, c] : [c]))]);
+  const results = await ctx.runner.rounds([a0, az, a, ...perServer.flatMap(({ b, c }) => (b ? [b, c] : [c]))]);
   const outcome = (sc: Scenario) => results.get(sc)!;
 
-  ctx.report.add(section, { kind: 'A0', label: a0.label, stats: outcome(a0).stats, dumpProc: 'dump' });
-  ctx.report.add(section, { kind: 'A', label: a.label, stats: outcome(a).stats, dumpProc: 'dump' });
+  ctx.report.add(section, { kind: 'A0', label: a0.label, stats: outcome(a0).stats, dumpProcs: ['dump'] });
+  ctx.report.add(section, { kind: 'AZ', label: az.label, stats: outcome(az).stats, dumpProcs: ['dump', 'compress'] });
+  ctx.report.add(section, { kind: 'A', label: a.label, stats: outcome(a).stats, dumpProcs: ['dump'] });
   for (const { server, b, c } of perServer) {
     if (b) {
       ctx.report.add(section, {
@@ -75,7 +79,7 @@ export async function postgresBench(ctx: BenchContext, big: PgServer, dataset: P
         stats: outcome(b).stats,
         ...stored(outcome(b).storedBytes),
         rss: { proc: 'upload', name: 'aws' },
-        dumpProc: 'dump',
+        dumpProcs: ['dump'],
         uploaderProc: 'upload',
       });
     }
