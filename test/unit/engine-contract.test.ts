@@ -2,7 +2,8 @@
 // secrets out of argv, its objects are its own and restore as they were compressed, each restore step can tell a
 // truncated object, its counter counts a dump of its own format, its settings are in the configuration, its URLs come
 // back to it, and its restore plan, against a fake target server, refuses a non-empty target and undoes what it
-// created. A fourth engine added to ENGINES is held to all of it (and needs a sample dump below).
+// created; its verification reports what came back and leaves no scratch database, whether it passes or fails. A
+// fourth engine added to ENGINES is held to all of it (and needs a sample dump below).
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -10,7 +11,7 @@ import type { StreamRowCounter } from '../../src/counts/stream.js';
 import { compressionOf } from '../../src/engines/compression.js';
 import { ENGINES, engineOfObjects, type Engine } from '../../src/engines/index.js';
 import { compressionChoices, dumpCompression, engineEnvNames } from '../../src/engines/settings.js';
-import type { Command, DatabaseStats, DumpSource, DumpStep, EngineRestoreRequest, RestorePlan, TargetServer } from '../../src/engines/types.js';
+import type { Command, DatabaseStats, DumpSource, DumpStep, EngineRestoreRequest, RestorePlan, TargetServer, VerifyBackup, VerifyIo } from '../../src/engines/types.js';
 import { parseDbUrl } from '../../src/engines/url.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseTargetUrl } from '../../src/restore/target.js';
@@ -114,6 +115,50 @@ async function plan(engine: Engine, server: FakeServer, overrides: Partial<Engin
     throw err;
   });
 }
+
+const SCRATCH = 'mydbverify_20261201t020007z_ab12';
+
+/**
+ * What restore/ hands a verification, in memory: reading an object succeeds (with the counts of the engine's sample
+ * dump) or fails at `failAt` (the object's name). A restore step that renames the databases it loads (a filter, as
+ * MariaDB's whole-server dump has) makes one under the scratch prefix on the server, as the real stream would.
+ */
+function fakeVerifyIo(engine: Engine, server: FakeServer, failAt?: string): VerifyIo & { notDroppedDatabases: string[] } {
+  const notDroppedDatabases: string[] = [];
+  const failed = (objectName: string) => new Error(`the object ${objectName} is truncated`);
+  return {
+    scratch: SCRATCH,
+    notDroppedDatabases,
+    streamInto: async (step) => {
+      if (step.filter) server.held.set(`${SCRATCH}_shop`, 1);
+      if (step.objectName === failAt) throw failed(step.objectName);
+      return 100;
+    },
+    readThrough: async (objectName) => {
+      if (objectName === failAt) throw failed(objectName);
+      const sample = SAMPLE_DUMPS[engine.key];
+      return { bytes: 100, ...(sample ? { counts: sample.counts } : {}) };
+    },
+    notDropped: (database) => void notDroppedDatabases.push(database),
+  };
+}
+
+/** The backup of restoreRequest, as a verification reads it. */
+const verifyBackup = (engine: Engine, objectNames = restoreRequest(engine).objectNames): VerifyBackup => ({
+  ...restoreRequest(engine),
+  objectNames,
+});
+
+/** Runs the engine's verification; resolves to what it reported, or the error it failed with. */
+async function verify(engine: Engine, server: FakeServer, io: VerifyIo, backup = verifyBackup(engine)): Promise<DatabaseStats[] | Error> {
+  const stats: DatabaseStats[] = [];
+  return engine.verification
+    .run(backup, engine.settings.verifyServer ? server : undefined, io, stats)
+    .then(() => stats)
+    .catch((err: unknown) => err as Error);
+}
+
+const scratchLeft = (server: FakeServer) => [...server.held.keys()].filter((db) => db.startsWith(SCRATCH));
 
 describe.each(ENGINES.map((engine) => [engine.name, engine] as const))('%s', (_name, engine) => {
   const settings = compressionChoices(engine);
@@ -282,6 +327,37 @@ describe.each(ENGINES.map((engine) => [engine.name, engine] as const))('%s', (_n
       expect([...server.held.keys()]).toEqual(['unrelated']);
       expect(before.every((db) => server.dropped.includes(db))).toBe(true);
     });
+  });
+});
+
+describe.each(ENGINES.map((engine) => [engine.name, engine] as const))('%s: its verification, against a fake server', (_name, engine) => {
+  it('reports what came back, and leaves no scratch database behind', async () => {
+    const server = new FakeServer({ unrelated: 1 });
+    const io = fakeVerifyIo(engine, server);
+    const stats = await verify(engine, server, io);
+    expect(stats).not.toBeInstanceOf(Error);
+    expect((stats as DatabaseStats[]).length).toBeGreaterThan(0);
+    expect(scratchLeft(server)).toEqual([]);
+    expect(io.notDroppedDatabases).toEqual([]);
+    expect(server.held.get('unrelated')).toBe(1);
+  });
+
+  it.each(restoreRequest(engine).objectNames)('fails when reading %s fails, and drops every scratch database it made', async (objectName) => {
+    const server = new FakeServer({ unrelated: 1 });
+    const failed = await verify(engine, server, fakeVerifyIo(engine, server, objectName));
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toContain(`the object ${objectName} is truncated`);
+    expect(scratchLeft(server)).toEqual([]);
+    expect(server.created.every((db) => server.dropped.includes(db))).toBe(true);
+    expect([...server.held.keys()]).toEqual(['unrelated']);
+  });
+
+  it('refuses a backup that holds none of its objects, saying what it holds', async () => {
+    const server = new FakeServer();
+    const refused = await verify(engine, server, fakeVerifyIo(engine, server), verifyBackup(engine, ['notes.txt']));
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toMatch(/holds no .*notes\.txt/);
+    expect(server.created).toEqual([]);
   });
 });
 
