@@ -324,6 +324,8 @@ const FAKE = {
   globalsCut: '20990103T000000.000Z-000003',
   zstTruncated: '20990104T000000.000Z-000004',
   zstCorrupt: '20990105T000000.000Z-000005',
+  zstCutForced: '20990106T000000.000Z-000006',
+  zstCorruptForced: '20990107T000000.000Z-000007',
 };
 
 describe('PostgreSQL: broken objects fail loudly and leave the target as it was', () => {
@@ -407,6 +409,26 @@ describe('PostgreSQL: broken objects fail loudly and leave the target as it was'
     expect(verify.exitCode).toBe(1);
     expect(verify.stdout).toMatch(new RegExp(`verify app_main ${FAKE.zstCorrupt}: FAILED: .*mixed\\.dump\\.zst`));
     expect(await scratchLeft()).toEqual([]);
+  });
+
+  it.each([
+    ['truncated', FAKE.zstCutForced, (body: Buffer) => body.subarray(0, Math.floor(body.length * 0.6))],
+    ['corrupt', FAKE.zstCorruptForced, (body: Buffer) => Buffer.from(body.map((b, i) => (Math.abs(i - body.length / 2) < 32 ? b ^ 0x5a : b)))],
+  ])('a %s .dump.zst restored with --force over a database holding data: it fails, and every table, row and large object is as before', async (_how, id, damage) => {
+    await fakeBackup(folder(id), pgOwner(), { 'globals.sql': await realObject('globals.sql'), 'mixed.dump.zst': damage(await realObject('mixed.dump.zst')) });
+    const target = `forced_${id.slice(-1)}`;
+    const first = await cli(['restore', PG, '--backup-id', pgBackupId, '--database', 'mixed', '--to', dstUrl(target)]);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    await dst.query(target, `INSERT INTO public.events (id, kind) VALUES (0, 'written after the restore')`);
+    const before = await tableFingerprint(dst, target);
+    const objectsBefore = await largeObjects(dst.url(target));
+
+    const forced = await cli(['restore', PG, '--backup-id', id, '--database', 'mixed', '--to', dstUrl(target), '--force']);
+    expect(forced.exitCode).toBe(1);
+    expect(forced.stdout).toMatch(/Restore FAILED: (s3:\/\/\S+\/mixed\.dump\.zst is corrupt or truncated: |restoring s3:\/\/\S+\/mixed\.dump\.zst: pg_restore exited with code 1)/);
+    expect(await tableFingerprint(dst, target)).toEqual(before);
+    expect(await largeObjects(dst.url(target))).toEqual(objectsBefore);
+    expect(await databases(dst)).toContain(target);
   });
 
   it('a backup made before zstd (pg_dump -Fc, `{db}.dump`) still restores, and verifies against its counts', async () => {
@@ -668,6 +690,32 @@ describe('MongoDB: restore (stand-in mongorestore)', () => {
     const verify = await cli(['verify', MONGO]);
     expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/OK\s+docs_db \S+: \d+ databases?, \d+ collections, [\d,]+ documents .*; the archive checked whole \(format, CRCs\) without a server; documents per collection as the backup counted them/);
+  });
+});
+
+describe('PostgreSQL: every compression setting backs up and restores', () => {
+  // After the tests that restore "the latest backup": these backups are newer than the beforeAll's.
+  it.each([
+    ['gzip', 'mixed.dump.gz'],
+    ['none', 'mixed.dump'],
+  ])('BACKUP_COMPRESS_POSTGRES=%s stores %s, which restores identical', async (setting, objectName) => {
+    const run = await cli(['--type', 'Admin', '--json', PG], { BACKUP_COMPRESS_POSTGRES: setting });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const made: { backupId: string; folder: string } = JSON.parse(run.stdout.trim().split('\n').pop()!).backups[0];
+    expect((await listKeys(s3, bucket, made.folder)).map((k) => k.split('/').pop())).toContain(objectName);
+    const body = await getObjectBuffer(s3, bucket, made.folder + objectName);
+    if (setting === 'gzip') expect(body.subarray(0, 2).toString('hex')).toBe('1f8b');
+    else {
+      // pg_dump -Fc -Z0 as it is: the custom format, uncompressed (larger than pg_dump's own zlib of the same data).
+      expect(body.subarray(0, 5).toString('latin1')).toBe('PGDMP');
+      expect(body.length).toBeGreaterThan(1.5 * (await getObjectBuffer(s3, bucket, `${pgdumpBackup.folder}mixed.dump`)).length);
+    }
+    const target = `${setting}_copy`;
+    const restored = await cli(['restore', PG, '--backup-id', made.backupId, '--database', 'mixed', '--to', dstUrl(target)]);
+    expect(restored.exitCode, restored.stdout + restored.stderr).toBe(0);
+    expect(restored.stdout).toContain(`${objectName} →`);
+    expect(await tableFingerprint(dst, target)).toEqual(await tableFingerprint(src, 'mixed'));
+    expect(await largeObjects(dst.url(target))).toEqual(await largeObjects(src.url('mixed')));
   });
 });
 
