@@ -38,8 +38,9 @@ export const ADMIN_DB_COMPRESSION: PgDumpCompression = { compression: 'none', na
 
 /**
  * pg_dump -Fc of one database: the containers' databases and the admin DB's own backup. Without pg_dump's own
- * compression (-Z0) unless asked for: pg_dump compresses with zlib on one core, spending about 7 times the CPU of the
- * pipeline's zstd for about the same bytes (BENCHMARKS.md, "PostgreSQL compression").
+ * compression (-Z0) unless asked for: pg_dump compresses with zlib on one core, and `pg_dump -Fc` spends about 5 times
+ * the CPU of `pg_dump -Fc -Z0` and the pipeline's zstd together, for about the same bytes (BENCHMARKS.md, "PostgreSQL
+ * compression").
  */
 export function dumpDatabaseStep(conn: PgConnection, database: string, how: PgDumpCompression, sizeHint?: number): DumpStep {
   const compression = how.nativeCompression ? 'none' : how.compression;
