@@ -291,6 +291,14 @@ describe('PostgreSQL: restore', () => {
     expect(text.stdout).toMatch(new RegExp(`${pgBackupId}\\s+Admin\\s+OK\\s+[\\d.]+ (KiB|MiB).*${pgFolder.split('/')[2]}`));
     expect(text.stdout).toMatch(/mixed\.dump\.zst\s+[\d.]+ (KiB|MiB)/);
     expect(text.stdout).toMatch(/mixed\.dump\s+[\d.]+ (KiB|MiB)/); // the older, pg_dump-compressed backup
+    // Without the admin DB: S3 alone, each backup by its folder id, in its own column, the log's say unknown.
+    const down = `postgresql://pgdba:x@127.0.0.1:${await freePort()}/gone`;
+    const s3Only = await cli(['list', PG], { SQLALCHEMY_ADMIN_URI: down });
+    expect(s3Only.exitCode, s3Only.stdout + s3Only.stderr).toBe(0);
+    expect(s3Only.stdout).toContain('newest first (admin DB unreachable: S3 only):');
+    const folderId = pgFolder.split('/')[2]!;
+    expect(s3Only.stdout).toMatch(new RegExp(`^${folderId} +- +LOG UNREAD +[\\d.]+ (KiB|MiB) `, 'm'));
+    expect(s3Only.stdout).not.toContain('NOT LOGGED');
     const json = await cli(['list', PG, '--json']);
     const doc = JSON.parse(json.stdout.trim());
     expect(doc).toMatchObject({ name: PG, id: 1, engine: 'Postgres', backupsLogRead: true });

@@ -143,14 +143,18 @@ export async function runList(config: Config, opts: { owner: OwnerRequest; json:
       return 1;
     }
     io.print(`Backups of ${who} in ${location}, newest first${db ? '' : ' (admin DB unreachable: S3 only)'}:`);
+    // Without the log a backup is known by its folder id, longer than a backup_id.
+    const idWidth = Math.max(22, ...backups.map((b) => b.backupId.length + 2));
     const storageWidth = Math.max('STORAGE'.length, ...backups.map((b) => (b.storageClass ?? '-').length)) + 2;
+    // Unread, the log says nothing about any backup: not that it has no rows.
+    const statusText = (b: ListedBackup) => (db ? STATUS_TEXT[b.status] : 'LOG UNREAD');
     io.print(
-      `${'BACKUP ID'.padEnd(22)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STORAGE'.padEnd(storageWidth)}` +
+      `${'BACKUP ID'.padEnd(idWidth)}${'TYPE'.padEnd(8)}${'STATUS'.padEnd(12)}${'SIZE'.padStart(10)}  ${'STORAGE'.padEnd(storageWidth)}` +
         `${'STARTED (UTC)'.padEnd(22)}${'ENDED (UTC)'.padEnd(22)}FOLDER`,
     );
     for (const b of backups) {
       io.print(
-        `${b.backupId.padEnd(22)}${(b.backupType ?? '-').padEnd(8)}${STATUS_TEXT[b.status].padEnd(12)}${(b.inS3 ? formatBytes(b.bytes) : 'not in S3').padStart(10)}  ` +
+        `${b.backupId.padEnd(idWidth)}${(b.backupType ?? '-').padEnd(8)}${statusText(b).padEnd(12)}${(b.inS3 ? formatBytes(b.bytes) : 'not in S3').padStart(10)}  ` +
           `${(b.storageClass ?? '-').padEnd(storageWidth)}${utc(b.start).padEnd(22)}${utc(b.end).padEnd(22)}${b.folderId ?? '-'}${b.legacy ? ' (legacy layout)' : ''}`,
       );
       const archive = archiveNote(b);
