@@ -120,7 +120,7 @@ describe('names that cleaned to one folder, all backed up in the same instant', 
     expect(objectsOf(await listJson(env, ['alpha-pg', '--id', '6']))).toEqual([PG_A]);
     expect(objectsOf(await listJson(env, ['alpha-pg', '--id', '5']))).toEqual([PG_B]);
     expect(objectsOf(await listJson(env, ['_admin-db']))).toEqual([PG_B]);
-    expect(objectsOf(await listJson(env, ['--admin-db']))).toEqual([[`${adminUrl.split('/').pop()}.dump`]]);
+    expect(objectsOf(await listJson(env, ['--admin-db']))).toEqual([[`${adminUrl.split('/').pop()}.dump`, 'globals.sql']]);
   });
 
   it('a name that stands for two containers is refused, listing them; --id picks one, and restores that one\'s data', async () => {

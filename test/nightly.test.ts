@@ -8,7 +8,8 @@ import { adminDbName, backupsRows, containerSecret, createAdminDb, type BackupsR
 import { binWith } from './helpers/bin-dir.js';
 import { expectNoSecrets, runCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
 import { applyGlobals, restorePgDump } from './helpers/restore.js';
-import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
+import { createBucket, getObjectBuffer, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
+import { GLOBALS_COMPLETE } from '../src/engines/postgres.js';
 import { startSmtp, type SmtpSink, type SinkMessage } from './rig/smtp.js';
 import { freePort } from './rig/ports.js';
 import { RIG_PASSWORDS, scratchDir } from './rig/index.js';
@@ -150,9 +151,17 @@ describe('the nightly run', () => {
     const adminRows = rows.filter((r) => r.name === '_admin-db');
     expect(adminRows.map((r) => `${r.state}:${r.backup_type}:${r.err_msg}`)).toEqual(['start:Admin:', 'end:Admin:']);
     expect(adminRows[0]!.c_id).toBeNull();
-    const key = keys.find((k) => k.startsWith('mydb/_admin-db/'))!;
+    const adminKeys = keys.filter((k) => k.startsWith('mydb/_admin-db/'));
+    const key = adminKeys.find((k) => k.endsWith('.dump'))!;
     expect(key).toMatch(new RegExp(`^mydb/_admin-db/\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}/${adminDbUrl.split('/').pop()}\\.dump$`));
-    expect(adminRows[1]!.url).toBe(`s3://${bucket}/${key}`);
+    const folder = key.slice(0, key.lastIndexOf('/') + 1);
+    expect(adminKeys.sort()).toEqual([key, `${folder}globals.sql`, `${folder}manifest.json`]);
+    expect(adminRows[1]!.url).toBe(`s3://${bucket}/${folder}`);
+    // Its server's roles, for a restore onto a new server: without their passwords (its account need not be a superuser).
+    const globals = (await getObjectBuffer(s3, bucket, `${folder}globals.sql`)).toString('utf8');
+    expect(globals).toMatch(/^CREATE ROLE /m);
+    expect(globals).not.toMatch(/PASSWORD/);
+    expect(globals).toContain(GLOBALS_COMPLETE);
     const restored = 'restored_admin';
     await restorePgDump(s3, bucket, key, restoreServer, restored);
     const counts = async (url: string) =>

@@ -247,20 +247,39 @@ describe('PostgreSQL: restore', () => {
     expect(unknown.stderr).toContain("--to-container: no active container named 'nobody'");
   });
 
-  it('restores the admin DB from its own backup, even with the admin DB unreachable (S3 alone decides)', async () => {
-    const own = await cli(['admin-db']);
-    expect(own.exitCode, own.stdout + own.stderr).toBe(0);
-    const down = `postgresql://pgdba:x@127.0.0.1:${await freePort()}/gone`;
-    const run = await cli(['restore', '--admin-db', '--to', dstUrl('admin_copy')], { SQLALCHEMY_ADMIN_URI: down });
-    expect(run.stdout).toContain('admin database unreachable: going on with S3 alone');
-    expect(run.stdout).toContain('chosen: latest: the newest complete backup (with a manifest) in S3 (the backups log could not be read)');
-    expect(run.stdout).toContain('Restore finished');
-    // Restored, but its action_log row could not be written: logged whole, exit 4.
-    expect(run.stdout).toContain('action_log row not written');
-    expect(run.exitCode).toBe(4);
-    const counts = await dst.query('admin_copy', 'SELECT (SELECT count(*) FROM containers)::int AS containers, (SELECT count(*) FROM backups)::int AS backups');
-    expect(counts[0]).toMatchObject({ containers: 4 }); // app_main, crm_box, spare, docs_db
-    expect(counts[0]!.backups).toBeGreaterThanOrEqual(4);
+  it('restores the admin DB from its own backup onto a server without its roles, even with the admin DB unreachable (S3 alone decides)', async () => {
+    // A role of the admin DB's server that its tables are granted to (the web application's account, say), which the
+    // target server has not: without it, pg_restore fails at its GRANT.
+    const webRole = `mydb_web_${process.pid}`;
+    await withPgClient(adminUrl, async (c) => {
+      await c.query(`CREATE ROLE ${webRole} LOGIN PASSWORD 'web-Secr3t!w'`);
+      await c.query(`GRANT SELECT ON containers TO ${webRole}`);
+    });
+    try {
+      const own = await cli(['admin-db']);
+      expect(own.exitCode, own.stdout + own.stderr).toBe(0);
+      const down = `postgresql://pgdba:x@127.0.0.1:${await freePort()}/gone`;
+      const run = await cli(['restore', '--admin-db', '--to', dstUrl('admin_copy')], { SQLALCHEMY_ADMIN_URI: down });
+      expect(run.stdout).toContain('admin database unreachable: going on with S3 alone');
+      expect(run.stdout).toContain('chosen: latest: the newest complete backup (with a manifest) in S3 (the backups log could not be read)');
+      expect(run.stdout).toContain('Restore finished');
+      // Restored, but its action_log row could not be written: logged whole, exit 4.
+      expect(run.stdout).toContain('action_log row not written');
+      expect(run.exitCode).toBe(4);
+      const counts = await dst.query('admin_copy', 'SELECT (SELECT count(*) FROM containers)::int AS containers, (SELECT count(*) FROM backups)::int AS backups');
+      expect(counts[0]).toMatchObject({ containers: 4 }); // app_main, crm_box, spare, docs_db
+      expect(counts[0]!.backups).toBeGreaterThanOrEqual(4);
+      // The role came back from the backup's globals, without its password (to set again); its grant with the data.
+      const [role] = await dst.query<{ login: boolean; password: string | null }>('postgres', `SELECT rolcanlogin AS login, rolpassword AS password FROM pg_authid WHERE rolname = '${webRole}'`);
+      expect(role).toEqual({ login: true, password: null });
+      const [grant] = await dst.query<{ ok: boolean }>('admin_copy', `SELECT has_table_privilege('${webRole}', 'public.containers', 'SELECT') AS ok`);
+      expect(grant!.ok).toBe(true);
+    } finally {
+      await withPgClient(adminUrl, async (c) => {
+        await c.query(`REVOKE ALL ON containers FROM ${webRole}`);
+        await c.query(`DROP ROLE ${webRole}`);
+      });
+    }
   });
 
   it('says what is wrong with the request before touching anything', async () => {

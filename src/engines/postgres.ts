@@ -55,6 +55,21 @@ export function dumpDatabaseStep(conn: PgConnection, database: string, how: PgDu
   };
 }
 
+/**
+ * pg_dumpall --globals-only: the server's roles and tablespaces, which the objects of its databases are owned by and
+ * granted to; restore applies them first. Without role passwords it reads pg_roles instead of pg_authid, which needs
+ * no superuser (the admin DB's account need not be one), and the roles come back without passwords.
+ */
+export function globalsStep(conn: PgConnection, how: { database: string; rolePasswords: boolean }): DumpStep {
+  const passwords = how.rolePasswords ? [] : ['--no-role-passwords'];
+  return {
+    command: { argv: ['pg_dumpall', '--globals-only', ...passwords, '--no-password', '-l', dbConninfo(how.database)], ...connection(conn) },
+    objectName: 'globals.sql',
+    compression: 'none',
+    small: true,
+  };
+}
+
 /** A database name as a libpq conninfo, so names with '=' or spaces are never read as options. */
 function dbConninfo(db: string): string {
   return `dbname='${db.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -87,13 +102,7 @@ export const postgres = defineEngine({
   dumpsPerDatabase: true,
 
   dumpSteps(t: DumpSource, databases: readonly ServerDatabase[]): DumpStep[] {
-    const globals: DumpStep = {
-      command: { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], ...connection(t) },
-      objectName: 'globals.sql',
-      compression: 'none',
-      small: true,
-    };
-    return [globals, ...databases.map((db) => dumpDatabaseStep(t, db.name, t, db.size))];
+    return [globalsStep(t, { database: 'postgres', rolePasswords: true }), ...databases.map((db) => dumpDatabaseStep(t, db.name, t, db.size))];
   },
 
   /**

@@ -5,7 +5,7 @@ import { ENGINES, findEngine, type DumpStep, type Engine, type DumpSource } from
 import { requireServer } from '../engines/restore-support.js';
 import { dumpCompression } from '../engines/settings.js';
 import type { ServerDatabase } from '../engines/types.js';
-import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, postgres } from '../engines/postgres.js';
+import { ADMIN_DB_COMPRESSION, connectionFromUrl, dumpDatabaseStep, globalsStep, postgres } from '../engines/postgres.js';
 import { BackupFailed, errorText } from '../errors.js';
 import type { BackupType } from './plan.js';
 import { ADMIN_DB_NAME } from '../storage/layout.js';
@@ -75,6 +75,11 @@ export function adminDbJob(config: Config): BackupJob {
     identity: { kind: 'admin-db', database: conn.database, host: conn.host, port: conn.port },
     backupType: 'Admin',
     engine: postgres.name,
-    steps: async () => [dumpDatabaseStep(conn, conn.database, ADMIN_DB_COMPRESSION)],
+    // Its server's roles too, so that it restores onto a new server (docs/restore.md, "Disaster recovery of the admin
+    // database"); without their passwords: its account need not be a superuser.
+    steps: async () => [
+      globalsStep(conn, { database: conn.database, rolePasswords: false }),
+      dumpDatabaseStep(conn, conn.database, ADMIN_DB_COMPRESSION),
+    ],
   };
 }
