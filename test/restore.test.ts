@@ -282,6 +282,34 @@ describe('PostgreSQL: restore', () => {
     }
   });
 
+  it('backs the admin DB up with an account that is no superuser: its roles without passwords, which it may read', async () => {
+    // pg_dumpall --globals-only reads pg_authid (superusers only) unless told to leave the passwords out.
+    const account = `mydb_app_${process.pid}`;
+    const password = 'app-Secr3t!q';
+    await withPgClient(adminUrl, async (c) => {
+      await c.query(`CREATE ROLE ${account} LOGIN PASSWORD '${password}'`);
+      await c.query(`GRANT pg_read_all_data TO ${account}`);
+      await c.query(`GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${account}`);
+      await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${account}`);
+    });
+    try {
+      const url = new URL(adminUrl);
+      url.username = account;
+      url.password = encodeURIComponent(password);
+      const run = await cli(['admin-db', '--json'], { SQLALCHEMY_ADMIN_URI: url.toString() });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      const made: { folder: string } = JSON.parse(run.stdout.trim().split('\n').pop()!).backups[0];
+      const globals = (await getObjectBuffer(s3, bucket, `${made.folder}globals.sql`)).toString('utf8');
+      expect(globals).toContain(`CREATE ROLE ${account};`);
+      expect(globals).not.toMatch(/PASSWORD|SCRAM-SHA-256|md5[0-9a-f]{32}/);
+    } finally {
+      await withPgClient(adminUrl, async (c) => {
+        await c.query(`DROP OWNED BY ${account}`);
+        await c.query(`DROP ROLE ${account}`);
+      });
+    }
+  });
+
   it('says what is wrong with the request before touching anything', async () => {
     const several = await cli(['restore', PG, '--to', dstUrl('one_db')]);
     expect(several.exitCode).toBe(2);
