@@ -283,14 +283,14 @@ describe('PostgreSQL: restore', () => {
   });
 
   it('backs the admin DB up with an account that is no superuser: its roles without passwords, which it may read', async () => {
-    // pg_dumpall --globals-only reads pg_authid (superusers only) unless told to leave the passwords out.
+    // pg_dumpall --globals-only reads pg_authid (superusers only: permission denied) unless told to leave the
+    // passwords out. The account may read and write the admin DB's tables, and nothing more.
     const account = `mydb_app_${process.pid}`;
     const password = 'app-Secr3t!q';
     await withPgClient(adminUrl, async (c) => {
       await c.query(`CREATE ROLE ${account} LOGIN PASSWORD '${password}'`);
-      await c.query(`GRANT pg_read_all_data TO ${account}`);
-      await c.query(`GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${account}`);
-      await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${account}`);
+      await c.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${account}`);
+      await c.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${account}`);
     });
     try {
       const url = new URL(adminUrl);
