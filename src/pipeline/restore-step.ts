@@ -148,9 +148,7 @@ async function openZstdIntoCommand(command: Command, url: string, mask: Masker):
       }
       reader.kill('was stopped because its input failed');
       await reader.finished.catch(() => {});
-      const tail = err instanceof CommandFailed ? err.stderrTail : '';
-      if (notTheObjectsFault(err)) throw new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
-      throw new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${mask(errorText(err))})`, tail);
+      throw decompressFailed(err, url, mask, err instanceof CommandFailed ? err.stderrTail : '');
     }
     if (!zstd.stdin.writableFinished) {
       // zstd saw its input end without node ending it (its stdin destroyed by a failure): what it wrote is not all.
@@ -356,6 +354,15 @@ function notTheObjectsFault(err: unknown): err is CommandFailed {
   return err instanceof CommandNotStarted || (err instanceof CommandFailed && err.signal !== undefined && err.signal !== 'SIGPIPE');
 }
 
+/**
+ * A failed decompressor, said as an operator can act on it: the object does not decompress, or (zstd missing, or
+ * killed from outside) it is not the object's fault. For zstd -d beside node and straight into the command alike.
+ */
+function decompressFailed(err: unknown, url: string, mask: Masker, tail = ''): RestoreFailed {
+  if (notTheObjectsFault(err)) return new RestoreFailed(`restoring ${url}: ${mask(err.message)}`, tail);
+  return new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${mask(errorText(err))})`, tail);
+}
+
 /** The first failure, said the way an operator can act on it; the reader's stderr is kept for the log. */
 function describeFailure(
   failure: { stage: Stage; err: unknown },
@@ -367,7 +374,7 @@ function describeFailure(
 ): RestoreFailed {
   // A failed zstd breaks its pipes too: its own exit status and stderr say more than EPIPE does.
   const decompressorError = decompressorResult.status === 'rejected' ? (decompressorResult.reason as Error) : undefined;
-  if (notTheObjectsFault(decompressorError)) return new RestoreFailed(`restoring ${url}: ${mask(decompressorError.message)}`);
+  if (notTheObjectsFault(decompressorError)) return decompressFailed(decompressorError, url, mask);
   const cause = failure.stage === 'decompress' && decompressorError ? decompressorError : failure.err;
   const message = mask(errorText(cause));
   const readerError = readerResult.status === 'rejected' ? readerResult.reason : undefined;
@@ -380,7 +387,7 @@ function describeFailure(
     case 's3':
       return new RestoreFailed(`reading ${url} failed: ${mask(describeS3Error(failure.err))}`, tail);
     case 'decompress':
-      return new RestoreFailed(`${url} is corrupt or truncated: it does not decompress (${message})`, tail);
+      return decompressFailed(cause, url, mask, tail);
     case 'check':
       return new RestoreFailed(`${url} is corrupt or truncated: ${message}`, tail);
     case 'filter':
