@@ -4,6 +4,7 @@
  * S3, the backups table, the mail and the exit code. This file starts its own admin PostgreSQL and moto, so it can
  * stop them without disturbing other test files.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -11,7 +12,7 @@ import { getRig } from './helpers/rig.js';
 import { adminDbName, backupsRows, containerSecret, createAdminDb, type SeedContainer } from './helpers/admin-db.js';
 import { collect, expectNoSecrets, FIXTURE_BIN, runCli, startCli, toolEnv, TOOL_SECRETS, type CliResult } from './helpers/run-cli.js';
 import { descendantCmdlines, fakeBin, fakeDump, isAlive, readPids, startFaultProxy, type FaultProxy } from './helpers/faults.js';
-import { createBucket, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
+import { createBucket, getObjectBuffer, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
 import { encodeName } from '../src/storage/layout.js';
 import { startSmtp, type SmtpSink } from './rig/smtp.js';
 import { startMoto, type MotoServer } from './rig/moto.js';
@@ -243,6 +244,49 @@ describe('S3 failures', () => {
     await expectNothingLeft(s, 'plain');
   });
 
+  it('an object stored whose check (HeadObject) then fails: the backup fails and removes it with the rest of its folder', async () => {
+    const s = await scenario([pg('unchecked')], { viaProxy: true });
+    proxy.fault = (req, url) => (req.method === 'HEAD' && url.pathname.endsWith('.dump.zst') ? { status: 403, code: 'AccessDenied' } : undefined);
+    try {
+      expect((await runCli(['unchecked'], s.env)).exitCode).toBe(1);
+    } finally {
+      proxy.fault = undefined;
+    }
+    expect((await endOf(s, 'unchecked'))!.err_msg).toMatch(/^ERROR: checking the stored object s3:\/\/\S+\.dump\.zst failed: /);
+    await expectNothingLeft(s, 'unchecked');
+  });
+
+  it.each([
+    ['PutObject', 'globals.sql'],
+    ['CompleteMultipartUpload', '.dump'],
+    ['PutObject', 'manifest.json'],
+  ])('the answer to the %s of %s lost after S3 stored it: the SDK retry (which S3 refuses under If-None-Match, for a PutObject) is seen to hold the same bytes, the backup is whole', async (_op, suffix) => {
+    const s = await scenario([pg('lostanswer')], { fake: { pg_dump: fakeDump.bytes(12 * 1024 * 1024) }, viaProxy: true, extra: { BACKUP_COMPRESS_POSTGRES: 'none' } });
+    let dropped = 0;
+    proxy.fault = (req, url) =>
+      (req.method === 'PUT' || req.method === 'POST') && url.pathname.endsWith(suffix!) && !url.searchParams.has('partNumber') && !url.searchParams.has('uploads') && dropped === 0
+        ? { holdAnswer: async () => ((dropped += 1), 'drop' as const) }
+        : undefined;
+    let run: CliResult;
+    try {
+      run = await runCli(['lostanswer'], s.env);
+    } finally {
+      proxy.fault = undefined;
+    }
+    expect(dropped).toBe(1);
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect((await endOf(s, 'lostanswer'))!.err_msg).toBe('');
+    const keys = await listKeys(s3, s.bucket, 'mydb/lostanswer.');
+    const manifestKey = keys.find((k) => k.endsWith('/manifest.json'))!;
+    const manifest = JSON.parse((await getObjectBuffer(s3, s.bucket, manifestKey)).toString()) as { objects: { name: string; bytes: number; sha256: string }[] };
+    expect(manifest.objects.map((o) => o.name).sort()).toEqual(['globals.sql', 'inventory.dump']);
+    for (const o of manifest.objects) {
+      const data = await getObjectBuffer(s3, s.bucket, manifestKey.replace(/manifest\.json$/, o.name));
+      expect(createHash('sha256').update(data).digest('hex'), o.name).toBe(o.sha256);
+    }
+    expect(await listMultipartUploads(s3, s.bucket)).toEqual([]);
+  });
+
   it('a stream of unknown length never hits the part limit: parts grow (forced BACKUP_S3_MAX_PARTS=4)', async () => {
     const size = 60 * 1024 * 1024;
     const s = await scenario([pg('growing')], { fake: { pg_dump: fakeDump.bytes(size) }, extra: { BACKUP_S3_MAX_PARTS: '4', BACKUP_COMPRESS_POSTGRES: 'none' } });
@@ -333,6 +377,33 @@ describe('signals and overlapping runs', () => {
     await waitUntil(async () => (await readPids(pids)).every((p) => !isAlive(p)), 10_000, 'the dump to be killed');
     const [mail] = await sink.waitForMessages(1);
     expect(mail!.subject).toContain('INTERRUPTED');
+  });
+
+  it('SIGTERM while the write that creates an object is in flight: it is waited for, and the interrupted backup removes the object', async () => {
+    const s = await scenario([pg('midput')], { fake: { pg_dump: fakeDump.slow(join(dir, 'midput.pids')) }, viaProxy: true });
+    const child = startCli(['midput'], s.env);
+    let stored = false;
+    // S3 has stored globals.sql; its answer reaches the tool only after the SIGTERM.
+    proxy.fault = (req, url) =>
+      req.method === 'PUT' && url.pathname.endsWith('/globals.sql')
+        ? {
+            holdAnswer: async () => {
+              stored = true;
+              child.kill('SIGTERM');
+              await new Promise((r) => setTimeout(r, 500));
+            },
+          }
+        : undefined;
+    let run: CliResult;
+    try {
+      run = collect(await child);
+    } finally {
+      proxy.fault = undefined;
+    }
+    expect(stored).toBe(true);
+    expect(run.exitCode).toBe(1);
+    expect((await endOf(s, 'midput'))!.err_msg).toBe('ERROR: interrupted');
+    await expectNothingLeft(s, 'midput');
   });
 
   it('a second run of the same kind exits 3 and says who holds the lock', async () => {

@@ -271,7 +271,7 @@ describe('a container another process is backing up', () => {
 });
 
 describe('S3 itself refuses an overwrite where the store supports conditional writes', () => {
-  it('a small object, a multipart object and a manifest written over an existing key fail with 412 and leave it as it was', async () => {
+  it('a small object, a multipart object and a manifest written over an existing key fail with 412 and leave it as it was, unless it holds the same bytes', async () => {
     const { uploadStream } = await import('../src/storage/multipart.js');
     const { putManifest, newManifest } = await import('../src/storage/manifest.js');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
@@ -294,6 +294,15 @@ describe('S3 itself refuses an overwrite where the store supports conditional wr
     const settings = { ...loadConfig(toolEnv(rig, { adminDb: 'x', bucket })).s3, conditionalWrites: true };
     await expect(putManifest(client, settings, 'a/manifest.json', manifest)).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
     for (const key of ['a/small', 'a/multipart', 'a/manifest.json']) expect((await getObjectBuffer(s3, bucket, key)).equals(original), key).toBe(true);
+    // The same bytes there already (what a write whose answer was lost leaves, when the SDK sends it again): S3
+    // refuses the write, and it counts as done.
+    const sameBody = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
+    for (const [key, body] of [['b/small', Buffer.alloc(1000, 7)], ['b/multipart', Buffer.alloc(12 * 1024 * 1024, 7)], ['b/manifest.json', sameBody]] as const) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ServerSideEncryption: 'AES256' }));
+    }
+    await expect(upload('b/small', 1000)).resolves.toMatchObject({ bytes: 1000 });
+    await expect(upload('b/multipart', 12 * 1024 * 1024)).resolves.toMatchObject({ bytes: 12 * 1024 * 1024 });
+    await expect(putManifest(client, settings, 'b/manifest.json', manifest)).resolves.toBe(sameBody.length);
     // A new key goes through.
     await upload('a/fresh', 1000);
     expect((await getObjectBuffer(s3, bucket, 'a/fresh')).length).toBe(1000);

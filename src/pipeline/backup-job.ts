@@ -9,7 +9,7 @@ import type { DumpStep } from '../engines/index.js';
 import { BackupFailed, errorText, FailureWithStderr } from '../errors.js';
 import type { BackupType } from '../run/plan.js';
 import { backupFolder, MANIFEST_NAME, newFolderId, ownerSegment, s3Url, type BackupOwner } from '../storage/layout.js';
-import { folderIsEmpty } from '../storage/listing.js';
+import { folderIsEmpty, folderKeys, listFolder } from '../storage/listing.js';
 import { ManifestStoredWrongly, newManifest, putManifest, type ManifestObject, type ManifestOwner } from '../storage/manifest.js';
 import { CleanupFailed, describeS3Error, type LeftBehind } from '../storage/s3-errors.js';
 import { deleteObjects } from '../storage/s3.js';
@@ -118,6 +118,8 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
   });
 
   let startWritten = false;
+  /** The folder was checked empty: everything in it is this backup's. */
+  let folderOwned = false;
   /** Keys this backup wrote that are not data objects (a manifest stored wrongly), removed with them on failure. */
   const written: string[] = [];
   try {
@@ -125,6 +127,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     backupId = result.backupId = (await deps.uniqueBackupId?.(job, localId)) ?? localId;
     log = deps.log.child({ container: job.name, backupId, backupType: job.backupType });
     folder = result.folder = await emptyFolder(deps, job, namedAt, folder);
+    folderOwned = true;
     result.url = s3Url(config.s3.bucket, folder);
     const steps = await job.steps();
     result.command = steps.map((s) => `${renderCommand(s.command, mask)} > ${s.objectName}`).join(' ; ');
@@ -185,9 +188,12 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     if (err instanceof BackupFailed) result.leftBehind.push(...err.leftBehind);
     written.push(...result.objects.map((o) => o.key));
     result.objects = [];
-    if (written.length) {
-      // A half backup must not look like one: remove what this backup already completed (its folder is its own).
-      await deleteObjects(deps.client, config.s3.bucket, written).catch((e: unknown) => {
+    // What S3 holds in the folder, too: a write whose answer never came (the connection dropped) may have been stored.
+    if (folderOwned) written.push(...(await keysInFolder(deps, folder, log)));
+    const toRemove = [...new Set(written)];
+    if (toRemove.length) {
+      // A half backup must not look like one: remove what this backup wrote (its folder is its own).
+      await deleteObjects(deps.client, config.s3.bucket, toRemove).catch((e: unknown) => {
         log.error({ err: mask(String(e)) }, 'could not delete the objects of the failed backup');
         if (e instanceof CleanupFailed) result.leftBehind.push(...e.leftBehind);
       });
@@ -205,6 +211,17 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
     log.error({ url: result.url, err: result.errMsg, durationMs: result.durationMs }, 'backup failed');
   }
   return result;
+}
+
+/** Every key in the backup's folder; none when it cannot be listed (the keys the backup knows it wrote are removed). */
+async function keysInFolder(deps: BackupDeps, folder: string, log: Logger): Promise<string[]> {
+  try {
+    const listed = await listFolder(deps.client, deps.config.s3.bucket, folder);
+    return listed ? folderKeys(listed) : [];
+  } catch (err) {
+    log.warn({ err: deps.mask(describeS3Error(err)) }, 'could not list the failed backup\'s folder: removing the objects it knows it wrote');
+    return [];
+  }
 }
 
 /**

@@ -172,7 +172,9 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
 
 /** Rule 1 of design.md: the object must be there, whole, and encrypted as configured. */
 async function verifyObject(ctx: StepContext, key: string, bytes: number): Promise<void> {
-  const head = await headObject(ctx.client, ctx.s3.bucket, key);
+  const head = await headObject(ctx.client, ctx.s3.bucket, key).catch((err: unknown) => {
+    throw new BackupFailed(`checking the stored object ${s3Url(ctx.s3.bucket, key)} failed: ${ctx.mask(describeS3Error(err))}`);
+  });
   const problems: string[] = [];
   if (head.ContentLength !== bytes) problems.push(`size is ${head.ContentLength} bytes, ${bytes} were sent`);
   const wrongEncryption = sseMismatch(head, ctx.s3.sse);

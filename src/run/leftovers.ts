@@ -11,7 +11,7 @@ import type { Claims } from './claims.js';
 import type { Config } from '../config.js';
 import { removeStaleTempDirs } from '../pipeline/command.js';
 import { ADMIN_DB_NAME, isFolderId, parseBackupKey, parseOwnerSegment, s3Url } from '../storage/layout.js';
-import { listFolder, listOpenUploads, type OpenUpload } from '../storage/listing.js';
+import { folderKeys, listFolder, listOpenUploads, type OpenUpload } from '../storage/listing.js';
 import { missingFromFolder, readManifest } from '../storage/manifest.js';
 import { deleteObjects } from '../storage/s3.js';
 import { CleanupFailed, describeLeftBehind, leftBehindOf, type LeftBehind } from '../storage/s3-errors.js';
@@ -78,7 +78,7 @@ async function emptyFolder(ctx: LeftoversContext, owner: RowOwner, folder: strin
   if (!ownFolder(ctx.config, owner, folder)) return; // a legacy folder may be shared: left alone
   const listed = await listFolder(ctx.client, bucket, folder);
   if (!listed) return;
-  const keys = [...listed.objects.map((o) => o.key), ...(listed.manifest ? [listed.manifest.key] : [])];
+  const keys = folderKeys(listed);
   try {
     await deleteObjects(ctx.client, bucket, keys);
     out.removed.push(...keys.map((k) => s3Url(bucket, k)));

@@ -109,6 +109,11 @@ export async function folderIsEmpty(client: S3Client, bucket: string, folder: st
   return (out.KeyCount ?? out.Contents?.length ?? 0) === 0;
 }
 
+/** Every key of a backup folder: its objects and its manifest. */
+export function folderKeys(folder: BackupFolder): string[] {
+  return [...folder.objects.map((o) => o.key), ...(folder.manifest ? [folder.manifest.key] : [])];
+}
+
 /** One backup folder (its key, ending in '/'), as listed now; undefined when it holds nothing. */
 export async function listFolder(client: S3Client, bucket: string, folder: string): Promise<BackupFolder | undefined> {
   const objects: _Object[] = [];

@@ -3,12 +3,13 @@
 // size and SHA-256 (computed while streaming: a multipart object's ETag is no digest), the database each object
 // holds, and the rows per table the backup counted. Restore checks the identity and the digests; verify compares the
 // counts. Format 1 (before identities) is still read; backups made before manifests existed have none.
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { RowCounts } from '../counts/types.js';
 import type { BackupFolder } from './listing.js';
 import { MANIFEST_NAME } from './layout.js';
-import { noOverwrite, sseMismatch, sseRequest, type S3Settings } from './s3.js';
+import { createObject, noOverwrite, sseMismatch, sseRequest, type S3Settings } from './s3.js';
 import { errorText } from '../errors.js';
 
 const FORMAT_1 = 'mydb-backup manifest 1';
@@ -66,16 +67,9 @@ export function newManifest(m: Omit<Manifest, 'format' | 'folder' | 'owner'> & {
  */
 export async function putManifest(client: S3Client, s3: S3Settings, key: string, manifest: Manifest): Promise<number> {
   const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
-  const out = await client.send(
-    new PutObjectCommand({
-      Bucket: s3.bucket,
-      Key: key,
-      Body: body,
-      ContentType: 'application/json',
-      ...sseRequest(s3.sse),
-      ...noOverwrite(s3),
-    }),
-  );
+  const put = new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: 'application/json', ...sseRequest(s3.sse), ...noOverwrite(s3) });
+  const sent = { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  const out = await createObject(client, s3.bucket, key, () => client.send(put), sent);
   const wrong = sseMismatch(out, s3.sse);
   if (wrong) throw new ManifestStoredWrongly(`S3 stored it with the wrong encryption: ${wrong}`);
   return body.length;

@@ -27,8 +27,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { formatBytes } from '../util/format.js';
-import { sseRequest, type Sse } from './s3.js';
-import { leftBehindOf, type LeftBehind } from './s3-errors.js';
+import { createObject, sseRequest, type Sse } from './s3.js';
+import { leftBehindOf, s3ErrorOf, type LeftBehind } from './s3-errors.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -55,6 +55,10 @@ export interface MultipartOptions {
   contentType?: string;
   /** Called once all bytes are uploaded and before completing: throw to abort (e.g. the dump exited ≠ 0). */
   beforeComplete?: () => Promise<void>;
+  /**
+   * Stops the upload (it is aborted) until the write that creates the object is sent; that write is then waited for,
+   * so that when uploadStream throws there is no object.
+   */
   signal?: AbortSignal;
   onPartUploaded?: (info: { partNumber: number; bytes: number; totalBytes: number }) => void;
   /**
@@ -215,8 +219,12 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
         ...ifNoneMatch,
       });
       if (crc) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
-      await client.send(command, { abortSignal: opts.signal });
-      return { bytes: totalBytes, parts: 1, sha256: hash.digest('hex') };
+      // The write that creates the object is not cut short by the signal: a request aborted after S3 read it may
+      // still be stored, and the caller would not know it has an object to remove.
+      opts.signal?.throwIfAborted();
+      const sha256 = hash.digest('hex');
+      await createObject(client, bucket, key, () => client.send(command), { bytes: totalBytes, sha256 });
+      return { bytes: totalBytes, parts: 1, sha256 };
     }
     if (!firstError && part && uploadId) {
       if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
@@ -227,10 +235,11 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
     if (firstError) throw firstError;
     await opts.beforeComplete?.();
     completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    await client.send(
-      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: completed }, ...ifNoneMatch }),
-    );
-    return { bytes: totalBytes, parts: partNumber, sha256: hash.digest('hex') };
+    opts.signal?.throwIfAborted();
+    const sha256 = hash.digest('hex');
+    const complete = new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: completed }, ...ifNoneMatch });
+    await createObject(client, bucket, key, () => client.send(complete), { bytes: totalBytes, sha256 });
+    return { bytes: totalBytes, parts: partNumber, sha256 };
   } catch (err) {
     await Promise.allSettled(inFlight);
     // A fresh request without the caller's signal: the abort must go out even when the run is being interrupted.
@@ -238,6 +247,8 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
       try {
         await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
       } catch (abortErr) {
+        // Gone already (completed after all, or aborted): nothing is left open.
+        if (s3ErrorOf(abortErr).code === 'NoSuchUpload') throw err;
         // The caller still gets the upload's own error (it says why the backup failed); the open upload rides on it.
         const thrown = typeof err === 'object' && err !== null ? err : new Error(String(err));
         leftOpen.set(thrown, leftBehindOf(key, abortErr, uploadId));

@@ -1,14 +1,16 @@
 // The S3 client, configured once: region, endpoint, TLS-only unless allowed, checksum mode, retries, keep-alive.
+import { createHash } from 'node:crypto';
 import { Agent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import {
   DeleteObjectsCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   S3Client,
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../config.js';
-import { CleanupFailed, leftBehindOf, type LeftBehind } from './s3-errors.js';
+import { CleanupFailed, leftBehindOf, s3ErrorOf, type LeftBehind } from './s3-errors.js';
 
 export type S3Settings = Config['s3'];
 
@@ -56,6 +58,55 @@ export function sseMismatch(stored: { ServerSideEncryption?: string; SSEKMSKeyId
  */
 export function noOverwrite(s3: Pick<S3Settings, 'conditionalWrites'>): { IfNoneMatch?: '*' } {
   return s3.conditionalWrites ? { IfNoneMatch: '*' } : {};
+}
+
+/** How S3 says it stored an object (the answer to the write, or to reading it). */
+export interface StoredEncryption {
+  ServerSideEncryption?: string;
+  SSEKMSKeyId?: string;
+}
+
+/**
+ * Sends the write that creates `key` (PutObject, CompleteMultipartUpload). When its answer is lost after S3 stored the
+ * object, the SDK sends it again, and with If-None-Match S3 refuses the second (412): the write counts as done when
+ * the key holds exactly the bytes sent (read back: size and SHA-256). Anything else there stays the caller's failure.
+ */
+export async function createObject(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  write: () => Promise<StoredEncryption>,
+  sent: { bytes: number; sha256: string },
+): Promise<StoredEncryption> {
+  try {
+    return await write();
+  } catch (err) {
+    if (s3ErrorOf(err).status !== 412) throw err;
+    const stored = await storedAsSent(client, bucket, key, sent).catch(() => undefined);
+    if (!stored) throw err;
+    return stored;
+  }
+}
+
+/** The object's encryption when it holds exactly the bytes sent; undefined when it holds anything else. */
+async function storedAsSent(client: S3Client, bucket: string, key: string, sent: { bytes: number; sha256: string }): Promise<StoredEncryption | undefined> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+  if (out.ContentLength !== sent.bytes) {
+    body?.destroy?.();
+    return undefined;
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of body ?? []) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  if (bytes !== sent.bytes || hash.digest('hex') !== sent.sha256) return undefined;
+  return {
+    ...(out.ServerSideEncryption ? { ServerSideEncryption: out.ServerSideEncryption } : {}),
+    ...(out.SSEKMSKeyId ? { SSEKMSKeyId: out.SSEKMSKeyId } : {}),
+  };
 }
 
 export async function headObject(client: S3Client, bucket: string, key: string): Promise<HeadObjectCommandOutput> {

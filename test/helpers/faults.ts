@@ -1,6 +1,6 @@
 /**
  * Fault injection for real: stand-in dump programs (real processes that fail, hang or stream slowly), an HTTP
- * proxy in front of moto that answers 5xx / throttling / AccessDenied on chosen requests, and a look at /proc.
+ * proxy in front of moto that answers 5xx / throttling / AccessDenied on chosen requests, or holds S3's answer back,, and a look at /proc.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -74,7 +74,14 @@ export function descendantCmdlines(rootPid: number): string[] {
   return [...cmdlines].filter(([pid]) => isDescendant(pid)).map(([, cmd]) => cmd);
 }
 
-export type S3Fault = (req: IncomingMessage, url: URL) => { status: number; code: string } | 'drop' | undefined;
+/**
+ * What a request meets: an error answer, a dropped connection, or (`holdAnswer`) S3 does the request and its answer
+ * waits for the promise before it reaches the client; 'drop' from the promise drops the connection instead.
+ */
+export type S3Fault = (
+  req: IncomingMessage,
+  url: URL,
+) => { status: number; code: string } | 'drop' | { holdAnswer: () => Promise<void | 'drop'> } | undefined;
 
 export interface FaultProxy {
   endpoint: string;
@@ -106,7 +113,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       req.socket.destroy();
       return;
     }
-    if (fault) {
+    if (fault && 'status' in fault) {
       req.resume();
       req.on('end', () => {
         res.writeHead(fault.status, { 'content-type': 'application/xml' });
@@ -117,8 +124,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const forward = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        const answer = () => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        };
+        if (fault) void fault.holdAnswer().then((then) => (then === 'drop' ? req.socket.destroy() : answer()));
+        else answer();
       },
     );
     forward.on('error', () => req.socket.destroy());

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { partSizeFor, uploadStream, type MultipartOptions } from '../../src/storage/multipart.js';
+import { partSizeFor, uploadLeftOpen, uploadStream, type MultipartOptions } from '../../src/storage/multipart.js';
 
 const MiB = 1024 * 1024;
 
@@ -16,10 +16,12 @@ interface Sent {
   /** The body as it was when the request was sent. */
   body?: Buffer;
   middleware: string[];
+  /** Sent with an abortSignal (the request is cut short when it fires). */
+  abortable: boolean;
 }
 
 /** A client whose requests take a few ms each; checks that a part's buffer is not touched while it is in flight. */
-function fakeClient(opts: { failPart?: number } = {}) {
+function fakeClient(opts: { failPart?: number; abortAnswers?: string } = {}) {
   const sent: Sent[] = [];
   const events: string[] = [];
   let inFlight = 0;
@@ -28,12 +30,22 @@ function fakeClient(opts: { failPart?: number } = {}) {
   let maxInFlightBytes = 0;
   const reusedWhileInFlight: number[] = [];
   const client = {
-    async send(command: { constructor: { name: string }; input: Record<string, unknown>; middlewareStack: { identify(): string[] } }) {
+    async send(
+      command: { constructor: { name: string }; input: Record<string, unknown>; middlewareStack: { identify(): string[] } },
+      sendOptions?: { abortSignal?: AbortSignal },
+    ) {
       const name = command.constructor.name;
       const body = command.input.Body instanceof Uint8Array ? Buffer.from(command.input.Body) : undefined;
-      sent.push({ name, input: command.input, ...(body ? { body } : {}), middleware: command.middlewareStack.identify() });
+      sent.push({
+        name,
+        input: command.input,
+        ...(body ? { body } : {}),
+        middleware: command.middlewareStack.identify(),
+        abortable: sendOptions?.abortSignal !== undefined,
+      });
       events.push(name);
       if (name === 'CreateMultipartUploadCommand') return { UploadId: 'upload-1' };
+      if (name === 'AbortMultipartUploadCommand' && opts.abortAnswers) throw Object.assign(new Error(opts.abortAnswers), { name: opts.abortAnswers });
       if (name === 'UploadPartCommand' || name === 'PutObjectCommand') {
         const size = body?.length ?? 0;
         inFlight += 1;
@@ -166,6 +178,30 @@ describe('uploadStream', () => {
     expect(big.events).not.toContain('CompleteMultipartUploadCommand');
   });
 
+  it('the signal cuts the parts short, never the write that creates the object, and stops the upload before that write', async () => {
+    // A write cut short after S3 read it may still be stored: its answer is waited for, so a throw means no object.
+    for (const size of [1000, 12 * MiB]) {
+      const fake = fakeClient();
+      await uploadStream(chunked(randomBytes(size), 64 * 1024), { ...options(fake.client), signal: new AbortController().signal });
+      const creating = fake.sent.filter((s) => s.name === 'PutObjectCommand' || s.name === 'CompleteMultipartUploadCommand');
+      expect(creating).toHaveLength(1);
+      expect(creating[0]!.abortable).toBe(false);
+      expect(fake.sent.filter((s) => s.name === 'UploadPartCommand').every((s) => s.abortable)).toBe(true);
+
+      const interrupted = fakeClient();
+      const controller = new AbortController();
+      // Interrupted once every byte is sent and the dump has exited 0: no object is created.
+      const upload = uploadStream(chunked(randomBytes(size), 64 * 1024), {
+        ...options(interrupted.client),
+        signal: controller.signal,
+        beforeComplete: async () => controller.abort(),
+      });
+      await expect(upload).rejects.toThrow();
+      expect(interrupted.events.filter((e) => e === 'PutObjectCommand' || e === 'CompleteMultipartUploadCommand')).toEqual([]);
+      if (size > 5 * MiB) expect(interrupted.events.at(-1)).toBe('AbortMultipartUploadCommand');
+    }
+  });
+
   it('a part that fails stops the reading and aborts the upload', async () => {
     const fake = fakeClient({ failPart: 2 });
     await expect(uploadStream(chunked(randomBytes(40 * MiB), 64 * 1024), options(fake.client))).rejects.toThrow('internal error');
@@ -173,6 +209,16 @@ describe('uploadStream', () => {
     expect(fake.events).not.toContain('CompleteMultipartUploadCommand');
     // Reading stopped: not all 8 parts were sent.
     expect(fake.sent.filter((s) => s.name === 'UploadPartCommand').length).toBeLessThan(8);
+  });
+
+  it('an upload the abort cannot find (NoSuchUpload: completed after all, or aborted) is not said to be left open; one it may not abort is', async () => {
+    const gone = fakeClient({ failPart: 2, abortAnswers: 'NoSuchUpload' });
+    const goneErr = await uploadStream(chunked(randomBytes(40 * MiB), 64 * 1024), options(gone.client)).catch((e: unknown) => e);
+    expect(String(goneErr)).toMatch(/internal error/);
+    expect(uploadLeftOpen(goneErr)).toBeUndefined();
+    const denied = fakeClient({ failPart: 2, abortAnswers: 'AccessDenied' });
+    const deniedErr = await uploadStream(chunked(randomBytes(40 * MiB), 64 * 1024), options(denied.client)).catch((e: unknown) => e);
+    expect(uploadLeftOpen(deniedErr)).toMatchObject({ key: 'k', uploadId: 'upload-1', code: 'AccessDenied' });
   });
 
   it('a stream bigger than the part limit allows fails before S3 would refuse it, and aborts', async () => {
