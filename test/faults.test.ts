@@ -200,7 +200,8 @@ describe('S3 failures', () => {
     const s = await scenario([pg('stopped')], { fake: { pg_dump: fakeDump.slow(pids) } });
     const env = { ...s.env, AWS_ENDPOINT_URL_S3: privateMoto.endpoint, AWS_BUCKET_NAME: `s3://${bucket}/mydb` };
     const child = startCli(['stopped'], env);
-    await waitForLog(child, (l) => l.msg === 'backup started', 'the backup to start');
+    // Stopped while the database's dump streams (the globals, before it, are a few KiB).
+    await waitForLog(child, (l) => l.msg === 'object uploaded' && String(l.key).endsWith('/globals.sql'), 'the globals to be stored');
     await new Promise((r) => setTimeout(r, 1500));
     await privateMoto.stop();
     const started = Date.now();
