@@ -2,7 +2,8 @@
 // gets, and what the stand-in mongodump writes. No database server; the pure parts are in test/unit/engines.test.ts
 // and test/unit/mongo-archive.test.ts.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ import { summarizeArchive, type ArchiveSummary } from '../src/counts/mongo-archi
 import { mongodb } from '../src/engines/mongodb.js';
 import { CommandFailed } from '../src/errors.js';
 import { startCommand } from '../src/pipeline/command.js';
+import { DEBIAN_LAYOUT, directProgram } from '../src/pipeline/pg-wrapper.js';
 import { makeMasker } from '../src/util/mask.js';
 import { ARCHIVE_MAGIC, fakeMongoSettingsPath } from './fixtures/fake-mongo.mjs';
 import { fakeDump } from './fixtures/mongo-archive-writer.mjs';
@@ -130,6 +132,41 @@ describe('MongoDB stand-ins through startCommand', () => {
     const running = await startCommand({ argv: ['mongodump', '--archive', `--port=${port}`, `--password=${PASSWORD}`] }, { mask });
     running.stdout.resume();
     await expect(running.finished).rejects.toThrow(/exited with code 2/);
+  });
+});
+
+describe("PostgreSQL's programs behind Debian's pg_wrapper", () => {
+  const path = process.env.PATH ?? '';
+  const tools = ['pg_dump', 'pg_dumpall', 'pg_restore', 'psql'];
+  const wrapped = tools.filter((p) => directProgram(p, { PGHOST: '127.0.0.1' }, path) !== undefined);
+
+  it.runIf(wrapped.length > 0)('each is the program pg_wrapper runs for it with PGHOST set (the same --version)', () => {
+    expect(wrapped).toEqual(tools);
+    for (const program of wrapped) {
+      const env = { PATH: path, PGHOST: '127.0.0.1' };
+      const direct = directProgram(program, env, path)!;
+      expect(direct.file.startsWith(`${DEBIAN_LAYOUT.binRoot}/`)).toBe(true);
+      const viaWrapper = spawnSync(program, ['--version'], { env, encoding: 'utf8' }).stdout;
+      expect(viaWrapper).toMatch(/\(PostgreSQL\) \d+/);
+      expect(spawnSync(direct.file, ['--version'], { env: { ...env, ...direct.env }, encoding: 'utf8' }).stdout).toBe(viaWrapper);
+    }
+  });
+
+  it.runIf(wrapped.length > 0)('startCommand starts that program itself: the child is psql from its first moment, never perl', async () => {
+    // A server that accepts and never answers: psql waits in its connection, alive, until killed.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const env = { PGHOST: '127.0.0.1', PGPORT: String(port), PGCONNECT_TIMEOUT: '30' };
+      const running = await startCommand({ argv: ['psql', '-X', '-c', 'select 1'], env }, { mask: makeMasker([]) });
+      running.stdout.resume();
+      expect(await readlink(`/proc/${running.pid}/exe`)).toBe(directProgram('psql', env, path)!.file);
+      running.kill('was stopped by the test');
+      await expect(running.finished).rejects.toThrow(/stopped by the test/);
+    } finally {
+      silent.close();
+    }
   });
 });
 

@@ -5,7 +5,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dumpDatabaseStep } from '../../src/engines/postgres.js';
+import type { Command } from '../../src/engines/types.js';
 import { ZSTD_ARGV } from '../../src/pipeline/compress.js';
+import { directProgram } from '../../src/pipeline/pg-wrapper.js';
 import { median, sh } from '../measure.js';
 import type { BenchContext } from '../context.js';
 import type { Scenario } from '../runner.js';
@@ -27,11 +29,17 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
   // What each small backup runs, without the tool: the globals and the one database's dump, compressed as the
   // tool's default does (pg_dump -Fc -Z0 | zstd).
   const dumpCommand = dumpDatabaseStep(conn, 'inventory', { compression: 'zstd' }).command;
-  const globals = await ctx.shell({ argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], env: dumpCommand.env ?? {}, secretEnv: dumpCommand.secretEnv ?? {} });
+  const globalsCommand: Command = { argv: ['pg_dumpall', '--globals-only', '--no-password', '-l', 'postgres'], env: dumpCommand.env ?? {}, secretEnv: dumpCommand.secretEnv ?? {} };
+  const globals = await ctx.shell(globalsCommand);
   const dump = await ctx.shell(dumpCommand);
   const zstd = await ctx.shell({ argv: ZSTD_ARGV });
   const script = join(ctx.dir, 'small-dumps.sh');
   await writeFile(script, `${globals.line} > /dev/null\n${dump.line} | ${zstd.line} > /dev/null\n`, { mode: 0o700 });
+  // The same, started as the tool starts them: without Debian's pg_wrapper in front (when it is there).
+  const directGlobals = await ctx.shell(started(globalsCommand));
+  const directDump = await ctx.shell(started(dumpCommand));
+  const directScript = join(ctx.dir, 'small-dumps-direct.sh');
+  await writeFile(directScript, `${directGlobals.line} > /dev/null\n${directDump.line} | ${zstd.line} > /dev/null\n`, { mode: 0o700 });
   const pairs = concurrencies.map((concurrency) => ({
     concurrency,
     dumps: {
@@ -39,10 +47,15 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
       build: () => `seq 1 ${names.length} | xargs -P ${concurrency} -I{} bash ${sh(script)}`,
       env: { ...ctx.baseEnv(), ...globals.env, ...dump.env },
     } satisfies Scenario,
+    direct: {
+      label: `fleet: the dumps only, started directly, ×${names.length} at ${concurrency} in parallel`,
+      build: () => `seq 1 ${names.length} | xargs -P ${concurrency} -I{} bash ${sh(directScript)}`,
+      env: { ...ctx.baseEnv(), ...directGlobals.env, ...directDump.env },
+    } satisfies Scenario,
     tool: ctx.backup(server, `fleet: backup-all ×${names.length} --concurrency ${concurrency}`, names, {}, [`--concurrency ${concurrency}`]),
   }));
-  const results = await ctx.runner.rounds(pairs.flatMap((p) => [p.dumps, p.tool]));
-  for (const { concurrency, dumps, tool } of pairs) {
+  const results = await ctx.runner.rounds(pairs.flatMap((p) => [p.dumps, p.direct, p.tool]));
+  for (const { concurrency, dumps, direct, tool } of pairs) {
     const dumpsS = results.get(dumps)!.stats.wallS;
     const toolStats = results.get(tool)!.stats;
     // The wall time the tool adds, per backup; and per backup in its slot (each of `concurrency` slots runs
@@ -54,7 +67,16 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
       toolS: toolStats.wallS,
       overheadMs,
       slotOverheadMs: overheadMs * concurrency,
+      directDumpsS: results.get(direct)!.stats.wallS,
+      directOverheadMs: pairedOverheadMs(results.get(direct)!.walls, results.get(tool)!.walls, names.length),
       rssMiB: toolStats.procs.tool?.maxRssMiB ?? 0,
     });
   }
+}
+
+/** The command as the tool starts it: the program pg_wrapper would run, with what the wrapper adds to the environment. */
+function started(command: Command): Command {
+  const [program = '', ...args] = command.argv;
+  const direct = directProgram(program, command.env, process.env.PATH ?? '');
+  return direct ? { ...command, argv: [direct.file, ...args], env: { ...command.env, ...direct.env } } : command;
 }

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
 import { CommandFailed, CommandNotStarted, errorText } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
+import { directProgram } from './pg-wrapper.js';
 import { makeFifos, openFifoBetweenChildren, openFifoReader, type PipeReader } from './pipe-reader.js';
 
 const STDERR_TAIL_BYTES = 4096;
@@ -217,8 +218,10 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
   }
   const [program = '', ...args] = argv;
   const stdout = fifo ? fifo.writeFd : typeof opts.stdout === 'object' ? opts.stdout.fd : 'pipe';
-  const child = execa(program, args, {
-    env: childEnv(command),
+  const env = childEnv(command);
+  const direct = directProgram(program, command.env, env.PATH ?? '');
+  const child = execa(direct?.file ?? program, args, {
+    env: { ...env, ...direct?.env },
     extendEnv: false,
     // File descriptor numbers are passed on to child_process as they are; execa's types only admit them in arrays.
     stdin: (inPipe ? inPipe.readFd : opts.stdin ?? 'ignore') as 'pipe',
