@@ -49,8 +49,8 @@ export function directProgram(
 function newestBehindWrapper(program: string, path: string, layout: WrapperLayout): string | undefined {
   const found = path
     .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, program))
+    // An empty entry is the current directory, as for execvp.
+    .map((dir) => join(dir || '.', program))
     .find(isExecutableFile);
   if (!found || realpathSync(found) !== layout.wrapper) return undefined;
   let versions: string[];

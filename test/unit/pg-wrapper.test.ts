@@ -51,5 +51,14 @@ describe('directProgram', () => {
     expect(directProgram('pg_restore', { PGHOST: 'h' }, `${other}:${bin}`, layout)?.file).toBe(join(layout.binRoot, '12/bin/pg_restore'));
     expect(directProgram(join(bin, 'pg_dump'), { PGHOST: 'h' }, bin, layout)).toBeUndefined();
     expect(directProgram('zstd', { PGHOST: 'h' }, bin, layout)).toBeUndefined();
+    // An empty PATH entry is the current directory, as for execvp: what is there is found first.
+    const cwd = process.cwd();
+    try {
+      process.chdir(other);
+      expect(directProgram('pg_dump', { PGHOST: 'h' }, `:${bin}`, layout)).toBeUndefined();
+      expect(directProgram('pg_restore', { PGHOST: 'h' }, `:${bin}`, layout)?.file).toBe(join(layout.binRoot, '12/bin/pg_restore'));
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });
