@@ -15,7 +15,7 @@ import { CleanupFailed, describeS3Error, type LeftBehind } from '../storage/s3-e
 import { deleteObjects } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/format.js';
 import type { Masker } from '../util/mask.js';
-import { formatBackupId } from '../util/time.js';
+import { formatBackupId, monotonicNow } from '../util/time.js';
 import { renderCommand } from './command.js';
 import { mibPerSecond, streamStepToS3 } from './stream-step.js';
 
@@ -84,8 +84,8 @@ export function errMsgOf(err: unknown, mask: Masker): string {
 
 export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<BackupResult> {
   const { config, mask } = deps;
-  const started = new Date();
-  const namedAt = deps.clock?.() ?? started;
+  const started = monotonicNow();
+  const namedAt = deps.clock?.() ?? new Date();
   const localId = formatBackupId(namedAt);
   let folder = backupFolder(config.s3.prefix, ownerSegment(job.owner), newFolderId(namedAt));
   let backupId = localId;
@@ -146,7 +146,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
         mask,
         log,
         stallTimeoutMs: config.stallTimeoutMs,
-        deadline: started.getTime() + config.timeoutMs,
+        deadline: started + config.timeoutMs,
         progressIntervalMs: config.progressIntervalMs,
         signal: deps.signal,
         countRows: config.countRows,
@@ -199,7 +199,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
       });
     }
   }
-  result.durationMs = Date.now() - started.getTime();
+  result.durationMs = Math.round(monotonicNow() - started);
   if (!startWritten) await deps.recordRow(row('start'));
   await deps.recordRow(row('end'));
   if (result.ok) {

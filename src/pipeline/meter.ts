@@ -1,5 +1,6 @@
 import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { monotonicNow } from '../util/time.js';
 
 /**
  * Counts the bytes that pass and when the last ones did: the source of progress logs and the stall watchdog. With a
@@ -7,7 +8,7 @@ import { Transform, type TransformCallback } from 'node:stream';
  */
 export class Meter extends Transform {
   bytes = 0;
-  lastActivity = Date.now();
+  lastActivity = monotonicNow();
 
   constructor(private readonly digest?: Hash) {
     super({ highWaterMark: 1024 * 1024 });
@@ -16,7 +17,7 @@ export class Meter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.digest?.update(chunk);
     this.bytes += chunk.length;
-    this.lastActivity = Date.now();
+    this.lastActivity = monotonicNow();
     done(null, chunk);
   }
 }

@@ -15,6 +15,7 @@ import { closeSync, constants as fsConstants, openSync, unlinkSync } from 'node:
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { monotonicNow } from '../util/time.js';
 
 const READ_BYTES = 64 * 1024;
 const BLOCK_BYTES = 512 * 1024;
@@ -43,7 +44,7 @@ export type ByteSource = AsyncIterable<Buffer> & Progress;
 
 export class PipeReader implements ByteSource {
   bytes = 0;
-  lastActivity = Date.now();
+  lastActivity = monotonicNow();
   private readonly socket: Socket;
   /** Empty blocks; the first one is being filled, up to `filled`. */
   private readonly free: Buffer[] = [Buffer.allocUnsafeSlow(BLOCK_BYTES), Buffer.allocUnsafeSlow(BLOCK_BYTES)];
@@ -109,7 +110,7 @@ export class PipeReader implements ByteSource {
     buf.copy(block, this.filled, 0, n);
     this.filled += n;
     this.bytes += n;
-    this.lastActivity = Date.now();
+    this.lastActivity = monotonicNow();
     if (BLOCK_BYTES - this.filled < READ_BYTES) {
       this.ready = { block, length: this.filled };
       this.free.shift();

@@ -21,6 +21,7 @@ import { createDecompressor, ZSTD_DECOMPRESS_ARGV } from './decompress.js';
 import { Meter } from './meter.js';
 import { describeS3Error } from '../storage/s3-errors.js';
 import { mibPerSecond } from './stream-step.js';
+import { monotonicNow } from '../util/time.js';
 
 export interface RestoreStepContext {
   client: S3Client;
@@ -40,7 +41,7 @@ export function restoreStepContext(config: Config, io: { log: Logger; mask: Mask
     bucket: config.s3.bucket,
     mask,
     log: io.log,
-    deadline: Date.now() + config.timeoutMs,
+    deadline: monotonicNow() + config.timeoutMs,
     progressIntervalMs: config.progressIntervalMs,
     signal: io.signal,
   };
@@ -222,7 +223,7 @@ export async function readObjectThrough(
 type Stage = 's3' | 'decompress' | 'filter' | 'check' | 'reader' | 'stopped';
 
 async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: RestoreStepContext, openSink: () => Promise<Sink>): Promise<RestoreStepResult> {
-  const started = Date.now();
+  const started = monotonicNow();
   const { key } = ref;
   const url = s3Url(ctx.bucket, key);
   let body: Readable;
@@ -301,7 +302,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
 
   let lastProgress = started;
   const watchdog = setInterval(() => {
-    const now = Date.now();
+    const now = monotonicNow();
     if (now > ctx.deadline) stop('timed out (--timeout)');
     if (now - lastProgress >= ctx.progressIntervalMs) {
       lastProgress = now;
@@ -333,7 +334,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
       if (failure) throw describeFailure(failure, url, sink.what, { status: 'rejected', reason: err }, { status: 'fulfilled', value: undefined }, ctx.mask);
       throw toRestoreFailed(err, `restoring ${url}: `);
     }
-    return { key, bytes: meter.bytes, durationMs: Date.now() - started };
+    return { key, bytes: meter.bytes, durationMs: Math.round(monotonicNow() - started) };
   } finally {
     clearInterval(watchdog);
     ctx.signal.removeEventListener('abort', onInterrupt);

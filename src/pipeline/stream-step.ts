@@ -17,6 +17,7 @@ import { createCompressor, type Compressor } from './compress.js';
 import { countedSource, feed } from './counted-source.js';
 import type { ByteSource } from './pipe-reader.js';
 import { startRowCounting, type RowCountResult } from './row-counting.js';
+import { monotonicNow } from '../util/time.js';
 
 const NO_COMPRESSOR: Pick<Compressor, 'finished' | 'kill'> = { finished: Promise.resolve(), kill: () => {} };
 
@@ -26,7 +27,7 @@ export interface StepContext {
   mask: Masker;
   log: Logger;
   stallTimeoutMs: number;
-  /** Epoch ms after which the backup is killed (the overall --timeout). */
+  /** When the backup is killed (the overall --timeout), on the monotonic clock (util/time.ts). */
   deadline: number;
   progressIntervalMs: number;
   signal: AbortSignal;
@@ -48,7 +49,7 @@ const mib = (bytes: number) => bytes / 1024 / 1024;
 export const mibPerSecond = (bytes: number, ms: number) => Number((mib(bytes) / Math.max(ms / 1000, 0.001)).toFixed(1));
 
 export async function streamStepToS3(step: DumpStep, key: string, ctx: StepContext): Promise<StepResult> {
-  const started = Date.now();
+  const started = monotonicNow();
   const what = step.command.argv[0];
   const counting = await startRowCounting(ctx.countRows ? step.rowCounting : undefined, step.command, ctx.log);
   // The dump's stdout is read with reused memory (PipeReader) unless something in between needs a stream: a counter
@@ -103,7 +104,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
 
   let lastProgress = started;
   const watchdog = setInterval(() => {
-    const now = Date.now();
+    const now = monotonicNow();
     if (ctx.signal.aborted) stopAll('was interrupted');
     else if (now > ctx.deadline) stopAll('timed out (--timeout)');
     else if (now - output.lastActivity > ctx.stallTimeoutMs) {
@@ -138,7 +139,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       },
     });
     await verifyObject(ctx, key, uploaded.bytes);
-    return { key, ...uploaded, durationMs: Date.now() - started, ...(rows ? { rows } : {}) };
+    return { key, ...uploaded, durationMs: Math.round(monotonicNow() - started), ...(rows ? { rows } : {}) };
   } catch (err) {
     await counting.abort();
     const open = uploadLeftOpen(err);

@@ -5,6 +5,7 @@ import { streamObjectToCommand, type RestoreStepContext } from '../pipeline/rest
 import { formatBytes, formatDuration } from '../util/format.js';
 import type { RestorePlan } from './plan.js';
 import { objectRef, type BackupSource } from './source.js';
+import { monotonicNow } from '../util/time.js';
 
 export interface RestoreRun {
   bytes: number;
@@ -17,7 +18,7 @@ export async function executeRestore(
   ctx: RestoreStepContext,
   print: (line: string) => void,
 ): Promise<RestoreRun> {
-  const started = Date.now();
+  const started = monotonicNow();
   let bytes = 0;
   try {
     await plan.prepare();
@@ -31,5 +32,5 @@ export async function executeRestore(
     for (const line of await plan.undo()) print(`  ${ctx.mask(line)}`);
     throw err;
   }
-  return { bytes, durationMs: Date.now() - started };
+  return { bytes, durationMs: Math.round(monotonicNow() - started) };
 }

@@ -18,6 +18,7 @@ import { s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
 import { describeS3Error, s3ErrorOf } from '../storage/s3-errors.js';
 import { formatDuration } from '../util/format.js';
+import { monotonicNow } from '../util/time.js';
 
 /** A backup that cannot be read now, as findBackup found it (before its manifest, which may be archived too). */
 export interface ArchivedBackup {
@@ -117,7 +118,7 @@ export async function thawBackup(b: ArchivedBackup, opts: ThawOptions, ctx: Thaw
   );
   ctx.log.info({ backup: b.label, folder: b.folder.folder, storageClass: cls, tier: opts.tier, days: opts.days, asked, alreadyThawing }, 'thaw requested');
 
-  const started = Date.now();
+  const started = monotonicNow();
   let lastReady = -1;
   for (;;) {
     const now = await backupAccess(ctx.client, ctx.bucket, b.folder, ctx.signal).catch((err: unknown) => {
@@ -128,7 +129,7 @@ export async function thawBackup(b: ArchivedBackup, opts: ThawOptions, ctx: Thaw
       ctx.print(`  thawed: all ${now.objects.length} objects readable${now.thawedUntil ? ` until ${utcMinute(now.thawedUntil)}` : ''}`);
       return;
     }
-    const waited = Date.now() - started;
+    const waited = Math.round(monotonicNow() - started);
     if (now) {
       const ready = now.objects.length - now.blocked.length;
       ctx.log.info({ backup: b.label, readable: ready, of: now.objects.length, waitedMs: waited }, 'thaw progress');

@@ -6,6 +6,7 @@ import type { RowOwner } from '../admin-db/queries.js';
 import type { Masker } from '../util/mask.js';
 import { formatDuration } from '../util/format.js';
 import { errorText } from '../errors.js';
+import { monotonicNow } from '../util/time.js';
 
 /** How a claim attempt ended. */
 export type Claim =
@@ -39,13 +40,13 @@ export class Claims {
 
   /** Tries until the claim is had, the admin DB is lost, `waitMs` has passed, or the run is interrupted. */
   async waitFor(owner: RowOwner, waitMs: number): Promise<Claim> {
-    const deadline = Date.now() + waitMs;
+    const deadline = monotonicNow() + waitMs;
     let claim = await this.claim(owner);
     if (claim.kind === 'held') {
       this.io.log.info({ container: owner.name, holder: claim.holder, waitS: Math.round(waitMs / 1000) }, `waiting up to ${formatDuration(waitMs)} for ${claim.holder} to finish`);
     }
-    while (claim.kind === 'held' && Date.now() < deadline && !this.io.signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
+    while (claim.kind === 'held' && monotonicNow() < deadline && !this.io.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - monotonicNow()))));
       claim = await this.claim(owner);
     }
     return claim;

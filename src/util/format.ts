@@ -1,7 +1,7 @@
 // How numbers and texts are shown to an operator: sizes, durations, the first line of a message.
 
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${(ms / 1000).toFixed(1)} s`;
   const h = Math.floor(s / 3600);

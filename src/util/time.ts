@@ -1,5 +1,12 @@
 const pad = (n: number) => String(n).padStart(2, '0');
 
+/**
+ * Milliseconds on a clock that only moves forward, at its own pace: for elapsed times, deadlines and the stall
+ * watchdog. The wall clock (Date) can be stepped by hours (NTP, a VM resumed), which would kill a healthy dump as
+ * stalled or hide a hung one; it is for naming moments only.
+ */
+export const monotonicNow = (): number => performance.now();
+
 /** backup_id: the local time (TZ from the environment) as `YYYY-MM-DD_HH:MM:SS`, as the web UI expects. */
 export function formatBackupId(date: Date): string {
   return (
