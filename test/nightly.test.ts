@@ -10,6 +10,8 @@ import { expectNoSecrets, runCli, toolEnv, TOOL_SECRETS, type CliResult } from '
 import { applyGlobals, restorePgDump } from './helpers/restore.js';
 import { createBucket, getObjectBuffer, headObject, listKeys, listMultipartUploads, s3Client, uniqueBucketName } from './rig/s3.js';
 import { GLOBALS_COMPLETE } from '../src/engines/postgres.js';
+import { directProgram } from '../src/pipeline/pg-wrapper.js';
+import { findOnPath } from '../src/util/program-path.js';
 import { startSmtp, type SmtpSink, type SinkMessage } from './rig/smtp.js';
 import { freePort } from './rig/ports.js';
 import { RIG_PASSWORDS, scratchDir } from './rig/index.js';
@@ -310,6 +312,10 @@ describe('check and SSE-KMS', () => {
     expect(good.stdout).toContain(`OK    bucket ${s.bucket} writable with AES256 encryption`);
     expect(good.stdout).toMatch(/OK {4}SMTP 127\.0\.0\.1:\d+ accepts mail/);
     expect(good.stdout).toMatch(/OK {4}pg_dump found at \//);
+    // Behind Debian's pg_wrapper, check names the program the tool starts in its place.
+    const env = toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket });
+    const direct = directProgram('pg_dump', { PGHOST: '' }, env.PATH ?? '');
+    if (direct) expect(good.stdout).toContain(`pg_dump found at ${findOnPath('pg_dump', env.PATH)} (started as ${direct.file}, the program pg_wrapper runs)`);
     expect(await listKeys(s3, s.bucket, '')).toEqual([]);
     const bad = await runCli(['check'], toolEnv(rig, { adminDb: s.dbName, bucket: s.bucket, smtp: sink, extra: { SMTP_PORT: String(await freePort()) } }));
     expect(bad.exitCode).toBe(1);

@@ -1,7 +1,5 @@
 // `backup-all check`: can tonight's run work? Each line says what was checked and, if wrong, what to do.
-import { access, constants } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { connectAdminDb } from '../admin-db/pool.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { heldClaims } from '../admin-db/locks.js';
@@ -19,23 +17,12 @@ import { choicesWithoutZstd, engineEnvNames } from '../engines/settings.js';
 import { verifyServer } from '../restore/target.js';
 import { targetServer } from '../restore/target-servers.js';
 import { fifoProblem } from '../pipeline/command.js';
+import { directProgram } from '../pipeline/pg-wrapper.js';
+import { findOnPath } from '../util/program-path.js';
 import { checkBucket } from './check-bucket.js';
 import { errorText } from '../errors.js';
 
 type Print = (line: string) => void;
-
-export async function findOnPath(program: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, program);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
 
 /** Backups of the last days with a start row, no end row, and no process holding their owner: their process died. */
 async function abandonedBackups(db: AdminDb): Promise<string[]> {
@@ -138,15 +125,17 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
   for (const engine of ENGINES) {
     const needed = enginesInUse.has(engine.name);
     for (const tool of engine.tools) {
-      const path = await findOnPath(tool);
-      if (path) ok(`${tool} found at ${path}`);
+      const path = findOnPath(tool);
+      // What the tool starts for it (PostgreSQL's commands all set PGHOST): the program pg_wrapper would run.
+      const direct = directProgram(tool, { PGHOST: '' }, process.env.PATH ?? '');
+      if (path) ok(`${tool} found at ${path}${direct ? ` (started as ${direct.file}, the program pg_wrapper runs)` : ''}`);
       else if (needed) fail(`${tool} not found on PATH: ${engine.name} containers cannot be backed up`);
       else warn(`${tool} not found on PATH (no active ${engine.name} container needs it now)`);
     }
     const names = engineEnvNames(engine);
     if (needed && config.compression[engine.key] === 'zstd') {
       // The pipeline runs the zstd program (and restores need it to unzstd).
-      const path = await findOnPath('zstd');
+      const path = findOnPath('zstd');
       if (path) ok(`zstd found at ${path} (${names.compress}=zstd)`);
       else fail(`zstd not found on PATH: ${engine.name} backups are compressed with zstd (${names.compress}); install it or set ${choicesWithoutZstd(engine).join(' or ')}`);
     }

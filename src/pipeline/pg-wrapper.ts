@@ -3,8 +3,9 @@
 // a large share of a small backup's cost (BENCHMARKS.md, "The fleet overhead"). With PGHOST in the environment, which
 // every PostgreSQL command of the tool sets, pg_wrapper selects no cluster and runs the newest installed version that
 // has the program (pg_wrapper(1)). This makes the same choice, once per program, so the tool starts that file itself.
-import { accessSync, constants, readdirSync, realpathSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { readdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { findOnPath, isExecutableFile } from '../util/program-path.js';
 
 export interface WrapperLayout {
   /** The wrapper's real path. */
@@ -47,11 +48,7 @@ export function directProgram(
 }
 
 function newestBehindWrapper(program: string, path: string, layout: WrapperLayout): string | undefined {
-  const found = path
-    .split(delimiter)
-    // An empty entry is the current directory, as for execvp.
-    .map((dir) => join(dir || '.', program))
-    .find(isExecutableFile);
+  const found = findOnPath(program, path);
   if (!found || realpathSync(found) !== layout.wrapper) return undefined;
   let versions: string[];
   try {
@@ -65,13 +62,4 @@ function newestBehindWrapper(program: string, path: string, layout: WrapperLayou
     .sort((a, b) => Number(a) - Number(b))
     .at(-1);
   return newest === undefined ? undefined : join(layout.binRoot, newest, 'bin', program);
-}
-
-function isExecutableFile(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
