@@ -57,7 +57,7 @@ export interface MultipartOptions {
   beforeComplete?: () => Promise<void>;
   /**
    * Stops the upload (it is aborted) until the write that creates the object is sent; that write is then waited for,
-   * so that when uploadStream throws there is no object.
+   * so that the caller knows whether S3 stored the object.
    */
   signal?: AbortSignal;
   onPartUploaded?: (info: { partNumber: number; bytes: number; totalBytes: number }) => void;
