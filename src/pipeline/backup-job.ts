@@ -15,7 +15,7 @@ import { CleanupFailed, describeS3Error, type LeftBehind } from '../storage/s3-e
 import { deleteObjects } from '../storage/s3.js';
 import { formatBytes, formatDuration } from '../util/format.js';
 import type { Masker } from '../util/mask.js';
-import { formatBackupId, monotonicNow } from '../util/time.js';
+import { formatBackupId, monotonicNow, msSince } from '../util/time.js';
 import { renderCommand } from './command.js';
 import { mibPerSecond, streamStepToS3 } from './stream-step.js';
 
@@ -199,7 +199,7 @@ export async function runBackupJob(job: BackupJob, deps: BackupDeps): Promise<Ba
       });
     }
   }
-  result.durationMs = Math.round(monotonicNow() - started);
+  result.durationMs = msSince(started);
   if (!startWritten) await deps.recordRow(row('start'));
   await deps.recordRow(row('end'));
   if (result.ok) {

@@ -21,7 +21,7 @@ import { createDecompressor, ZSTD_DECOMPRESS_ARGV } from './decompress.js';
 import { Meter } from './meter.js';
 import { describeS3Error } from '../storage/s3-errors.js';
 import { mibPerSecond } from './stream-step.js';
-import { monotonicNow } from '../util/time.js';
+import { monotonicNow, msSince } from '../util/time.js';
 
 export interface RestoreStepContext {
   client: S3Client;
@@ -334,7 +334,7 @@ async function streamObject(reading: ObjectReading, ref: ObjectRef, ctx: Restore
       if (failure) throw describeFailure(failure, url, sink.what, { status: 'rejected', reason: err }, { status: 'fulfilled', value: undefined }, ctx.mask);
       throw toRestoreFailed(err, `restoring ${url}: `);
     }
-    return { key, bytes: meter.bytes, durationMs: Math.round(monotonicNow() - started) };
+    return { key, bytes: meter.bytes, durationMs: msSince(started) };
   } finally {
     clearInterval(watchdog);
     ctx.signal.removeEventListener('abort', onInterrupt);

@@ -17,7 +17,7 @@ import { createCompressor, type Compressor } from './compress.js';
 import { countedSource, feed } from './counted-source.js';
 import type { ByteSource } from './pipe-reader.js';
 import { startRowCounting, type RowCountResult } from './row-counting.js';
-import { monotonicNow } from '../util/time.js';
+import { monotonicNow, msSince } from '../util/time.js';
 
 const NO_COMPRESSOR: Pick<Compressor, 'finished' | 'kill'> = { finished: Promise.resolve(), kill: () => {} };
 
@@ -139,7 +139,7 @@ export async function streamStepToS3(step: DumpStep, key: string, ctx: StepConte
       },
     });
     await verifyObject(ctx, key, uploaded.bytes);
-    return { key, ...uploaded, durationMs: Math.round(monotonicNow() - started), ...(rows ? { rows } : {}) };
+    return { key, ...uploaded, durationMs: msSince(started), ...(rows ? { rows } : {}) };
   } catch (err) {
     await counting.abort();
     const open = uploadLeftOpen(err);

@@ -5,7 +5,7 @@ import { streamObjectToCommand, type RestoreStepContext } from '../pipeline/rest
 import { formatBytes, formatDuration } from '../util/format.js';
 import type { RestorePlan } from './plan.js';
 import { objectRef, type BackupSource } from './source.js';
-import { monotonicNow } from '../util/time.js';
+import { monotonicNow, msSince } from '../util/time.js';
 
 export interface RestoreRun {
   bytes: number;
@@ -32,5 +32,5 @@ export async function executeRestore(
     for (const line of await plan.undo()) print(`  ${ctx.mask(line)}`);
     throw err;
   }
-  return { bytes, durationMs: Math.round(monotonicNow() - started) };
+  return { bytes, durationMs: msSince(started) };
 }

@@ -18,7 +18,7 @@ import { recordAction } from './action-log.js';
 import { s3Url } from '../storage/layout.js';
 import type { Masker } from '../util/mask.js';
 import { errorText } from '../errors.js';
-import { monotonicNow } from '../util/time.js';
+import { monotonicNow, msSince } from '../util/time.js';
 
 export type VerifyStatus = 'ok' | 'failed' | 'skipped';
 
@@ -68,7 +68,7 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
     summary,
     databases,
     bytes,
-    durationMs: Math.round(monotonicNow() - started),
+    durationMs: msSince(started),
   });
   const { engine } = source;
   if (!canVerifyEngine(config, engine)) {
@@ -112,7 +112,7 @@ export async function verifyBackup(source: BackupSource, config: Config, ctx: Re
     counts = source.manifest ? `the backup counted no rows (${source.manifest.objects.find((o) => o.rowsError)?.rowsError ?? 'counting was off'})` : 'the backup has no manifest (made before manifests): rows not compared';
   }
   const via = note ? `; ${note}` : '';
-  return outcome('ok', `${describeStats(stats, what)}${via}; ${counts}; read ${formatBytes(bytes)} in ${formatDuration(monotonicNow() - started)}`, stats, bytes);
+  return outcome('ok', `${describeStats(stats, what)}${via}; ${counts}; read ${formatBytes(bytes)} in ${formatDuration(msSince(started))}`, stats, bytes);
 }
 
 /**

@@ -18,7 +18,7 @@ import { s3Url } from '../storage/layout.js';
 import type { BackupFolder } from '../storage/listing.js';
 import { describeS3Error, s3ErrorOf } from '../storage/s3-errors.js';
 import { formatDuration } from '../util/format.js';
-import { monotonicNow } from '../util/time.js';
+import { monotonicNow, msSince } from '../util/time.js';
 
 /** A backup that cannot be read now, as findBackup found it (before its manifest, which may be archived too). */
 export interface ArchivedBackup {
@@ -129,7 +129,7 @@ export async function thawBackup(b: ArchivedBackup, opts: ThawOptions, ctx: Thaw
       ctx.print(`  thawed: all ${now.objects.length} objects readable${now.thawedUntil ? ` until ${utcMinute(now.thawedUntil)}` : ''}`);
       return;
     }
-    const waited = Math.round(monotonicNow() - started);
+    const waited = msSince(started);
     if (now) {
       const ready = now.objects.length - now.blocked.length;
       ctx.log.info({ backup: b.label, readable: ready, of: now.objects.length, waitedMs: waited }, 'thaw progress');

@@ -7,6 +7,9 @@ const pad = (n: number) => String(n).padStart(2, '0');
  */
 export const monotonicNow = (): number => performance.now();
 
+/** Whole milliseconds since `start` (a monotonicNow() reading). */
+export const msSince = (start: number): number => Math.round(monotonicNow() - start);
+
 /** backup_id: the local time (TZ from the environment) as `YYYY-MM-DD_HH:MM:SS`, as the web UI expects. */
 export function formatBackupId(date: Date): string {
   return (
