@@ -27,7 +27,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { formatBytes } from '../util/format.js';
-import { createObject, sseRequest, type Sse } from './s3.js';
+import { createObject, sseRequest, type Sse, type StoredEncryption } from './s3.js';
 import { leftBehindOf, s3ErrorOf, type LeftBehind } from './s3-errors.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -122,6 +122,16 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
   let firstError: unknown;
   let totalBytes = 0;
   let partNumber = 0;
+
+  // The write that creates the object (PutObject, or CompleteMultipartUpload), once every byte is read: never cut short
+  // by the signal, which stops the upload before it instead. A request aborted after S3 read it may still be stored,
+  // and the caller would not know it has an object to remove. Returns the stream's SHA-256.
+  const createTheObject = async (write: () => Promise<StoredEncryption>): Promise<string> => {
+    opts.signal?.throwIfAborted();
+    const sha256 = hash.digest('hex');
+    await createObject(client, bucket, key, write, { bytes: totalBytes, sha256 });
+    return sha256;
+  };
 
   // Created when the first part is full: a stream that fits in one part goes up as a single PutObject instead
   // (two requests fewer for each of the many small dumps: globals, small databases).
@@ -219,12 +229,7 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
         ...ifNoneMatch,
       });
       if (crc) command.middlewareStack.add(unsignedPayload, UNSIGNED_PAYLOAD_STEP);
-      // The write that creates the object is not cut short by the signal: a request aborted after S3 read it may
-      // still be stored, and the caller would not know it has an object to remove.
-      opts.signal?.throwIfAborted();
-      const sha256 = hash.digest('hex');
-      await createObject(client, bucket, key, () => client.send(command), { bytes: totalBytes, sha256 });
-      return { bytes: totalBytes, parts: 1, sha256 };
+      return { bytes: totalBytes, parts: 1, sha256: await createTheObject(() => client.send(command)) };
     }
     if (!firstError && part && uploadId) {
       if (partNumber + 1 > opts.maxParts) throw tooBig(opts);
@@ -235,11 +240,8 @@ export async function uploadStream(source: AsyncIterable<Buffer>, opts: Multipar
     if (firstError) throw firstError;
     await opts.beforeComplete?.();
     completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    opts.signal?.throwIfAborted();
-    const sha256 = hash.digest('hex');
     const complete = new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: completed }, ...ifNoneMatch });
-    await createObject(client, bucket, key, () => client.send(complete), { bytes: totalBytes, sha256 });
-    return { bytes: totalBytes, parts: partNumber, sha256 };
+    return { bytes: totalBytes, parts: partNumber, sha256: await createTheObject(() => client.send(complete)) };
   } catch (err) {
     await Promise.allSettled(inFlight);
     // A fresh request without the caller's signal: the abort must go out even when the run is being interrupted.
