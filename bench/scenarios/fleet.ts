@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { dumpDatabaseStep } from '../../src/engines/postgres.js';
 import type { Command } from '../../src/engines/types.js';
 import { ZSTD_ARGV } from '../../src/pipeline/compress.js';
-import { directProgram } from '../../src/pipeline/pg-wrapper.js';
+import { startedAs } from '../../src/pipeline/pg-wrapper.js';
 import { median, sh } from '../measure.js';
 import type { BenchContext } from '../context.js';
 import type { Scenario } from '../runner.js';
@@ -36,8 +36,8 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
   const script = join(ctx.dir, 'small-dumps.sh');
   await writeFile(script, `${globals.line} > /dev/null\n${dump.line} | ${zstd.line} > /dev/null\n`, { mode: 0o700 });
   // The same, started as the tool starts them: without Debian's pg_wrapper in front (when it is there).
-  const directGlobals = await ctx.shell(started(globalsCommand));
-  const directDump = await ctx.shell(started(dumpCommand));
+  const directGlobals = await ctx.shell(startedAs(globalsCommand, process.env.PATH ?? ''));
+  const directDump = await ctx.shell(startedAs(dumpCommand, process.env.PATH ?? ''));
   const directScript = join(ctx.dir, 'small-dumps-direct.sh');
   await writeFile(directScript, `${directGlobals.line} > /dev/null\n${directDump.line} | ${zstd.line} > /dev/null\n`, { mode: 0o700 });
   const pairs = concurrencies.map((concurrency) => ({
@@ -72,11 +72,4 @@ export async function fleetBench(ctx: BenchContext, names: string[], concurrenci
       rssMiB: toolStats.procs.tool?.maxRssMiB ?? 0,
     });
   }
-}
-
-/** The command as the tool starts it: the program pg_wrapper would run, with what the wrapper adds to the environment. */
-function started(command: Command): Command {
-  const [program = '', ...args] = command.argv;
-  const direct = directProgram(program, command.env, process.env.PATH ?? '');
-  return direct ? { ...command, argv: [direct.file, ...args], env: { ...command.env, ...direct.env } } : command;
 }

@@ -126,10 +126,11 @@ export async function runCheck(config: Config, mask: Masker, print: Print): Prom
     const needed = enginesInUse.has(engine.name);
     for (const tool of engine.tools) {
       const path = findOnPath(tool);
-      // What the tool starts for it (PostgreSQL's commands all set PGHOST): the program pg_wrapper would run.
-      const direct = directProgram(tool, { PGHOST: '' }, process.env.PATH ?? '');
-      if (path) ok(`${tool} found at ${path}${direct ? ` (started as ${direct.file}, the program pg_wrapper runs)` : ''}`);
-      else if (needed) fail(`${tool} not found on PATH: ${engine.name} containers cannot be backed up`);
+      if (path) {
+        // What the tool starts for it (PostgreSQL's commands all set PGHOST): the program pg_wrapper would run.
+        const direct = directProgram(tool, { PGHOST: '' }, process.env.PATH ?? '');
+        ok(`${tool} found at ${path}${direct ? ` (started as ${direct.file}, the program pg_wrapper runs)` : ''}`);
+      } else if (needed) fail(`${tool} not found on PATH: ${engine.name} containers cannot be backed up`);
       else warn(`${tool} not found on PATH (no active ${engine.name} container needs it now)`);
     }
     const names = engineEnvNames(engine);

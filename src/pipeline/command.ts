@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import type { Command } from '../engines/types.js';
 import { CommandFailed, CommandNotStarted, errorText } from '../errors.js';
 import { MASK, type Masker } from '../util/mask.js';
-import { directProgram } from './pg-wrapper.js';
+import { startedAs } from './pg-wrapper.js';
 import { makeFifos, openFifoBetweenChildren, openFifoReader, type PipeReader } from './pipe-reader.js';
 
 const STDERR_TAIL_BYTES = 4096;
@@ -51,7 +51,7 @@ export function renderCommand(command: Command, mask: Masker): string {
 }
 
 /** argv with the config file's arguments where the program expects them (last, or right after the program name). */
-function argvWithConfigFile(command: Command, path: string): string[] {
+function argvWithConfigFile(command: Command, path: string): Command['argv'] {
   const { argv, configFile } = command;
   if (!configFile) return [...argv];
   const [program, ...args] = argv;
@@ -195,7 +195,7 @@ export async function startCommand(command: Command, opts: StartOptions & { stdo
 export async function startCommand(command: Command, opts: StartOptions & { stdout: { fd: number } }): Promise<RunningCommand<null>>;
 export async function startCommand(command: Command, opts: StartOptions & { stdout?: 'stream' }): Promise<RunningCommand>;
 export async function startCommand(command: Command, opts: StartOptions): Promise<RunningCommand<Readable | PipeReader | null>> {
-  let argv = command.argv as string[];
+  let argv = command.argv;
   // Private to this process (0700): the config file with the password. (The FIFOs: FifoStock.)
   const tempDir = command.configFile ? await privateTempDir(`${command.argv[0]}'s configuration file`) : undefined;
   const removeTempDir = async () => {
@@ -216,12 +216,11 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
     await removeTempDir();
     throw err;
   }
-  const [program = '', ...args] = argv;
+  const started = startedAs({ ...command, argv }, process.env.PATH ?? '');
+  const [program = '', ...args] = started.argv;
   const stdout = fifo ? fifo.writeFd : typeof opts.stdout === 'object' ? opts.stdout.fd : 'pipe';
-  const env = childEnv(command);
-  const direct = directProgram(program, command.env, env.PATH ?? '');
-  const child = execa(direct?.file ?? program, args, {
-    env: { ...env, ...direct?.env },
+  const child = execa(program, args, {
+    env: childEnv(started),
     extendEnv: false,
     // File descriptor numbers are passed on to child_process as they are; execa's types only admit them in arrays.
     stdin: (inPipe ? inPipe.readFd : opts.stdin ?? 'ignore') as 'pipe',
@@ -276,7 +275,8 @@ export async function startCommand(command: Command, opts: StartOptions): Promis
     // (execa would wait for them) or an input the caller is about to close.
     if (killReason) signalGroup('SIGKILL');
   });
-  const what = opts.what ?? program;
+  // Named as the command names it (pg_dump), not by the file started in its place.
+  const what = opts.what ?? command.argv[0];
 
   const finished = (async () => {
     try {

@@ -5,6 +5,7 @@
 // has the program (pg_wrapper(1)). This makes the same choice, once per program, so the tool starts that file itself.
 import { readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Command } from '../engines/types.js';
 import { findOnPath, isExecutableFile } from '../util/program-path.js';
 
 export interface WrapperLayout {
@@ -45,6 +46,13 @@ export function directProgram(
   if (!chosen.has(key)) chosen.set(key, newestBehindWrapper(program, path, layout));
   const file = chosen.get(key);
   return file ? { file, env: { PGSYSCONFDIR: env.PGSYSCONFDIR ?? layout.sysconfDir } } : undefined;
+}
+
+/** The command as the tool starts it: the program pg_wrapper would run in its place, with what the wrapper adds to the environment. */
+export function startedAs(command: Command, path: string): Command {
+  const [program = '', ...args] = command.argv;
+  const direct = directProgram(program, command.env, path);
+  return direct ? { ...command, argv: [direct.file, ...args], env: { ...command.env, ...direct.env } } : command;
 }
 
 function newestBehindWrapper(program: string, path: string, layout: WrapperLayout): string | undefined {
